@@ -1,0 +1,45 @@
+# wrl_lightning — `make help` lists the targets. Everything installs into .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# CPU wheel by default; on a CUDA node use e.g. `make setup TORCH_SPEC="torch==2.13.0 --index-url ..."`.
+TORCH_SPEC ?= torch==2.13.0
+# Nothing reaches a model hub in the demo and tests: embedded models only.
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline
+PYTEST_MARKERS ?= not slow and not gpu and not deepspeed
+
+.PHONY: help setup demo test test-full lint bench print-config clean
+
+help:  ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create .venv and install the project (CPU torch pinned), offline data included
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup  ## run the embedded default job and print where its results, table and plots are
+	$(OFFLINE) $(BIN)/python -m wrl_lightning +experiment=demo
+
+test: setup  ## the CPU test suite (no slow/gpu/deepspeed tests)
+	$(OFFLINE) $(BIN)/python -m pytest -m "$(PYTEST_MARKERS)" -q
+
+test-full: setup  ## every CPU test, slow ones included
+	$(OFFLINE) $(BIN)/python -m pytest -m "not gpu and not deepspeed" -q
+
+lint: setup  ## ruff
+	$(BIN)/ruff check wrl_lightning tests benchmarks
+
+bench: setup  ## scoring throughput: batched RM scorer vs one pair at a time
+	$(OFFLINE) $(BIN)/python benchmarks/scoring_throughput.py
+
+print-config: setup  ## print the resolved config (add ARGS="stage=... +experiment=...")
+	$(BIN)/python -m wrl_lightning $(ARGS) --cfg job
+
+clean:  ## remove run folders and caches (keeps .venv)
+	rm -rf logs multirun outputs .pytest_cache .ruff_cache

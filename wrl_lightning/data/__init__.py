@@ -1,0 +1,1 @@
+"""Records exchanged between stages, their readers/writers and the embedded default data."""

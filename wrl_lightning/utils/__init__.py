@@ -1,0 +1,1 @@
+"""Glue shared by stages: config checks, run bookkeeping, loggers, resolvers."""

@@ -1,0 +1,1 @@
+"""WEval: importers for group files, ranking metrics against gold, and reports."""
