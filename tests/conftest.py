@@ -19,6 +19,7 @@ for _key, _value in {
     "WANDB_CONFIG_DIR": str(_TMP / "wandb-config"),
     "WANDB_SILENT": "true",
     "TOKENIZERS_PARALLELISM": "false",
+    "WRL_CACHE_DIR": str(_TMP / "wrl-cache"),
 }.items():
     os.environ[_key] = _value
 
@@ -68,3 +69,37 @@ def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
 def make_cfg(tmp_path):
     """Compose configs inside a test: ``make_cfg(["stage=weval", ...])``."""
     return lambda overrides, output_dir=None: compose_config(overrides, output_dir or tmp_path / "run")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """A tiny random Qwen2 (causal LM + 2-label classifier config) with a locally trained tokenizer."""
+    from wrl_lightning.models.loading import resolve_model_path
+
+    return Path(resolve_model_path("embedded:tiny-qwen2"))
+
+
+@pytest.fixture(scope="session")
+def saved_classifier(tmp_path_factory):
+    """``saved_classifier(name)``: a 2-label sequence classifier for ``name`` with its (seeded, random) head
+    saved, so every later load scores identically."""
+    import torch
+
+    from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
+
+    made: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in made:
+            torch.manual_seed(0)
+            directory = tmp_path_factory.mktemp("classifier")
+            model = load_sequence_classifier(name, num_labels=2)
+            tokenizer = load_tokenizer(name)
+            if model.config.pad_token_id is None:
+                model.config.pad_token_id = tokenizer.pad_token_id
+            model.save_pretrained(directory)
+            tokenizer.save_pretrained(directory)
+            made[name] = directory
+        return made[name]
+
+    return build

@@ -13,6 +13,8 @@ from wrl_lightning.errors import ConfigError
 
 #: Embedded models that ship inside PyPI packages: alias -> function returning a local HF folder.
 EMBEDDED: dict[str, Callable[[], str]] = {}
+#: Modules that register more aliases when imported (kept lazy: they import heavy libraries).
+_ALIAS_MODULES = ("wrl_lightning.models.tiny", "wrl_lightning.generation.embedded")
 
 
 def register_embedded(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
@@ -37,6 +39,10 @@ def resolve_model_path(name: str, key: str = "model") -> str:
     """A local folder or hub id for ``name``; ``embedded:NAME`` maps to a packaged model."""
     name = str(name)
     if name.startswith("embedded:"):
+        import importlib
+
+        for module in _ALIAS_MODULES:
+            importlib.import_module(module)
         alias = name.split(":", 1)[1]
         if alias not in EMBEDDED:
             raise ConfigError(key, f"unknown embedded model {alias!r} (known: {', '.join(sorted(EMBEDDED))})")

@@ -33,7 +33,7 @@ REQUIREMENT_TYPES: dict[str, str] = {
 
 # Ordered keyword rules: the first type whose pattern matches wins.
 _TYPE_RULES: list[tuple[str, str]] = [
-    ("language", r"\b(in (english|french|spanish|german|chinese|japanese|korean|italian|hindi|arabic|russian)|language|bilingual)\b"),
+    ("language", r"\b(english|french|spanish|german|chinese|mandarin|japanese|korean|italian|portuguese|hindi|arabic|russian|bengali|swahili|bilingual|multilingual)\b|\b(other|another|target|native|same) language\b"),
     ("length", r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s*(\+\s*)?(words?|sentences?|paragraphs?|characters?|lines?|stanzas?|pages?)\b|\b(word count|at (least|most)|no more than|fewer than|less than|under|exactly)\b.*\b(words?|sentences?|paragraphs?)\b"),
     ("format", r"\b(markdown|bullet|numbered|list|table|json|bold|italic|heading|capital|uppercase|lowercase|comma|punctuation|quotation marks|emoji|font|highlight)\b"),
     ("structure", r"\b(section|title|begin|start|end|conclude|conclusion|introduction|order|structure|format as|divided|postscript|p\.s\.|placeholder|subject line|signature|greeting)\b"),

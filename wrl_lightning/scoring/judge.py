@@ -1,0 +1,73 @@
+"""Generative judges: an LLM asked once per (response, requirement), its answer parsed to a number.
+
+- ``judge_binary``: answers ``[[1]]`` / ``[[0]]`` (the paper's LLM-judge baseline); score = mean verdict.
+- ``critic``: WritingBench-Critic style, JSON with an integer ``"score"`` from 1 to 10; score = mean.
+
+Any generator serves (``hf`` for a local/hub model, ``http`` for a vLLM or other OpenAI-compatible server).
+Unparseable answers score ``unparsed`` (0, as in the paper) and are counted in ``stats``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+from wrl_lightning.data.records import WEvalGroup
+from wrl_lightning.generation.base import GenerationRequest, Generator
+from wrl_lightning.scoring.base import PerRequirementScorer
+from wrl_lightning.scoring.templates import CRITIC_TEMPLATES, JUDGE_BINARY_TEMPLATES, get_template
+
+_THINK_END = re.compile(r"</think>\s*", re.DOTALL)
+
+
+def _after_thinking(text: str) -> str:
+    """The answer part of a reasoning model's output (after ``</think>``)."""
+    parts = _THINK_END.split(text, maxsplit=1)
+    return parts[-1]
+
+
+def parse_binary(text: str) -> float | None:
+    """``[[1]]`` -> 1.0, ``[[0]]`` -> 0.0 (first bracketed verdict), else None."""
+    match = re.search(r"\[\[\s*([01])\s*\]\]", _after_thinking(text))
+    return float(match.group(1)) if match else None
+
+
+def parse_critic(text: str) -> float | None:
+    """The integer after ``"score":`` (1-10), else None."""
+    match = re.search(r'"score"\s*:\s*"?(\d+)', _after_thinking(text))
+    if not match:
+        return None
+    value = int(match.group(1))
+    return float(value) if 1 <= value <= 10 else None
+
+
+PARSERS: dict[str, Callable[[str], float | None]] = {"binary": parse_binary, "critic": parse_critic}
+TEMPLATE_SETS = {"binary": JUDGE_BINARY_TEMPLATES, "critic": CRITIC_TEMPLATES}
+
+
+class JudgeScorer(PerRequirementScorer):
+    """Ask ``generator`` one question per (response, requirement); parse with ``parser``."""
+
+    def __init__(self, generator: Generator, parser: str = "binary", template: str | None = None, unparsed: float = 0.0):
+        if parser not in PARSERS:
+            raise ValueError(f"parser must be one of {sorted(PARSERS)}, got {parser!r}")
+        self.generator, self.parse, self.unparsed = generator, PARSERS[parser], unparsed
+        templates = TEMPLATE_SETS[parser]
+        self.template = get_template(templates, template or next(iter(templates)), "scorer.template")
+        self.stats: dict[str, float] = {}
+
+    def score_items(self, groups: Sequence[WEvalGroup], items: list[tuple[int, int, int]]) -> list[float]:
+        prompts = [
+            self.template.format(
+                response=groups[g].responses[r].text, requirement=groups[g].requirements[q].text, prompt=groups[g].prompt
+            )
+            for g, r, q in items
+        ]
+        unique = list(dict.fromkeys(prompts))
+        requests = [GenerationRequest(prompt=p, request_id=hashlib.sha1(p.encode()).hexdigest()) for p in unique]
+        answers = dict(zip(unique, self.generator.generate(requests), strict=True))
+        parsed = {p: self.parse(answers[p]) for p in unique}
+        failures = sum(value is None for value in parsed.values())
+        self.stats = {"n_questions": len(unique), "n_unparsed": failures, "unparsed_rate": failures / max(1, len(unique))}
+        return [self.unparsed if parsed[p] is None else parsed[p] for p in prompts]

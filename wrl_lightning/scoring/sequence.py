@@ -1,0 +1,112 @@
+"""Batched sequence-classifier scoring through Lightning's predict loop (every given device is used).
+
+Inputs are token-id rows; they are grouped by length under a token budget, each rank predicts its share of
+the batches, and the results are gathered back in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch, padding_efficiency
+
+#: Reductions of classifier logits to one score per row.
+HEADS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "p1": lambda logits: torch.softmax(logits, dim=-1)[:, 1],  # 2-label classifier: P(label 1)
+    "sigmoid": lambda logits: torch.sigmoid(logits[:, 0]),     # 1-label classifier trained with BCE
+    "logit": lambda logits: logits[:, 0],                        # scalar reward model
+}
+
+
+class _Batches(Dataset):
+    """Pre-formed batches of token rows (one item = one padded batch)."""
+
+    def __init__(self, rows: Sequence[list[int]], batches: Sequence[list[int]], pad_id: int):
+        self.rows, self.batches, self.pad_id = rows, batches, pad_id
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, k: int):
+        index = self.batches[k]
+        return pad_batch([self.rows[i] for i in index], index, self.pad_id)
+
+
+class _ShardedBatches(pl.LightningDataModule):
+    """Gives each rank every world_size-th batch."""
+
+    def __init__(self, rows, batches, pad_id):
+        super().__init__()
+        self.rows, self.batches, self.pad_id = rows, batches, pad_id
+
+    def predict_dataloader(self) -> DataLoader:
+        rank, world = self.trainer.global_rank, self.trainer.world_size
+        return DataLoader(_Batches(self.rows, self.batches[rank::world], self.pad_id), batch_size=None)
+
+
+class SequenceScoringModule(pl.LightningModule):
+    """Wraps an HF sequence classifier; ``predict_step`` returns (row index, score)."""
+
+    def __init__(self, model: torch.nn.Module, head: str = "p1"):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}")
+        self.model, self.head = model, HEADS[head]
+
+    def predict_step(self, batch, batch_idx: int):
+        logits = self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        return batch.index, self.head(logits.float())
+
+
+def auto_precision() -> str:
+    """bf16 on a CUDA GPU, fp32 elsewhere (bf16 is far slower on CPUs)."""
+    return "bf16-mixed" if torch.cuda.is_available() else "32-true"
+
+
+def predict_scores(
+    model: torch.nn.Module,
+    rows: Sequence[list[int]],
+    pad_id: int,
+    head: str = "p1",
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+    trainer_kwargs: dict | None = None,
+) -> tuple[list[float], dict[str, float]]:
+    """Scores for ``rows`` (in order) and run stats (padding efficiency, batches)."""
+    batches = length_grouped_batches([len(r) for r in rows], batch_size, max_tokens)
+    kwargs = {
+        "accelerator": "auto",
+        "devices": 1,
+        "precision": auto_precision(),
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "enable_progress_bar": False,
+        "use_distributed_sampler": False,
+        **(trainer_kwargs or {}),
+    }
+    if kwargs.get("precision") is None:
+        kwargs["precision"] = auto_precision()
+    trainer = pl.Trainer(**kwargs)
+    outputs = trainer.predict(SequenceScoringModule(model.eval(), head), datamodule=_ShardedBatches(rows, batches, pad_id))
+    outputs = _gather(outputs or [])
+    scores = [0.0] * len(rows)
+    for index, values in outputs:
+        for i, value in zip(index.tolist(), values.tolist(), strict=True):
+            scores[i] = value
+    stats = {"padding_efficiency": padding_efficiency([len(r) for r in rows], batches), "n_batches": len(batches)}
+    return scores, stats
+
+
+def _gather(outputs: list) -> list:
+    """All ranks' (index, score) outputs on every rank (identity on one process)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return outputs
+    local = [(index.cpu(), values.cpu()) for index, values in outputs]
+    everything: list = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(everything, local)
+    return [item for part in everything for item in part]

@@ -1,0 +1,88 @@
+"""``stage=weval``: score WEval groups with the configured scorer and report the ranking metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from wrl_lightning.errors import ConfigError
+from wrl_lightning.scoring.base import Scorer
+from wrl_lightning.utils.config import require_choice, require_file, require_int
+from wrl_lightning.utils.loggers import build_loggers, finish_loggers, log_config, log_report
+from wrl_lightning.utils.run import output_dir
+from wrl_lightning.weval.importers import IMPORTERS, load_groups
+from wrl_lightning.weval.metrics import TIE_MODES, evaluate
+from wrl_lightning.weval.report import write_group_scores, write_plots, write_table
+
+log = logging.getLogger(__name__)
+
+
+def build_scorer(cfg: DictConfig) -> Scorer:
+    """Instantiate ``cfg.scorer`` (a ``_target_`` config)."""
+    if "_target_" not in (cfg.get("scorer") or {}):
+        raise ConfigError("scorer", "choose a scorer, e.g. scorer=length (see conf/scorer/)")
+    scorer = instantiate(cfg.scorer, _convert_="all")
+    if not isinstance(scorer, Scorer):
+        raise ConfigError("scorer._target_", f"{cfg.scorer._target_} does not build a Scorer")
+    return scorer
+
+
+def run(cfg: DictConfig) -> dict:
+    """Load groups, score them, compute metrics, write scores/table/plots, log them; return the metrics."""
+    path = require_file(cfg, "weval.input")
+    fmt = require_choice(cfg, "weval.format", IMPORTERS)
+    ties = require_choice(cfg, "weval.ties", TIE_MODES)
+    resamples = require_int(cfg, "weval.bootstrap", minimum=0)
+    limit = require_int(cfg, "weval.limit", minimum=1, optional=True)
+    group_size = require_int(cfg, "weval.group_size", minimum=2, optional=True)
+    out = output_dir(cfg)
+
+    groups = load_groups(path, fmt, group_size=group_size, infer_types=bool(cfg.weval.infer_types))[:limit]
+    scorer = build_scorer(cfg)
+    scorer_name = type(scorer).__name__
+    started = time.perf_counter()
+    scored = scorer.score(groups)
+    seconds = time.perf_counter() - started
+    metrics, results = evaluate(groups, scored, ties=ties, bootstrap_resamples=resamples, seed=int(cfg.seed))
+    n_responses = sum(len(g.responses) for g in groups)
+    metrics.update(scorer=scorer_name, input=str(path), n_responses=n_responses, score_seconds=seconds,
+                   responses_per_second=n_responses / seconds if seconds else float("inf"))
+    metrics.update({f"scorer/{k}": v for k, v in getattr(scorer, "stats", {}).items()})
+
+    scores_path = write_group_scores(out / "scores.jsonl", groups, scored, results)
+    table_path = write_table(out / "table.md", metrics, f"WEval — {scorer_name} on {Path(path).name}")
+    plots = write_plots(out, metrics) if cfg.weval.plots else {}
+
+    loggers = build_loggers(cfg)
+    try:
+        log_config(loggers, cfg)
+        per_group = [[r.group_id, r.size, r.category, r.kendall_tau, r.position_consistency, r.exact_match] for r in results]
+        log_report(loggers, metrics,
+                   tables={"weval/groups": (["group_id", "size", "category", "kendall_tau", "position_consistency", "exact_match"], per_group)},
+                   images={f"weval/{name}": p for name, p in plots.items()})
+    finally:
+        finish_loggers(loggers)
+    _print_summary(metrics, out, scores_path, table_path, plots)
+    return metrics
+
+
+def _print_summary(metrics: dict, out: Path, scores_path: Path, table_path: Path, plots: dict) -> None:
+    """A short rich panel: the headline numbers and where every output is."""
+    from rich.console import Console
+    from rich.panel import Panel
+
+    lines = [
+        f"[bold]{metrics['scorer']}[/] on {metrics['n_groups']} groups "
+        f"(ties={metrics['ties']}, {metrics['n_tied_groups']} with tied scores)",
+        f"Kendall τ {metrics['kendall_tau']:.3f} · position consistency {metrics['position_consistency']:.3f} "
+        f"· exact match {metrics['exact_match']:.3f}",
+        f"metrics: {out / 'metrics.json'}",
+        f"scores:  {scores_path}",
+        f"table:   {table_path}",
+        *[f"plot:    {p}" for p in plots.values()],
+    ]
+    Console().print(Panel("\n".join(lines), title="WEval", expand=False))
