@@ -12,9 +12,9 @@ from scipy.stats import kendalltau
 from wrl_lightning.data.records import Requirement, Response, WEvalGroup
 from wrl_lightning.errors import RecordError
 from wrl_lightning.scoring.base import GroupScores
+from wrl_lightning.scoring.heuristic import PrecomputedScorer
 from wrl_lightning.weval.importers import load_groups
 from wrl_lightning.weval.metrics import evaluate, group_metrics
-from wrl_lightning.scoring.heuristic import PrecomputedScorer
 
 
 def make_group(gold, group_id="g", kept=None, types=None):

@@ -75,14 +75,13 @@ def _print_summary(metrics: dict, out: Path, scores_path: Path, table_path: Path
     from rich.console import Console
     from rich.panel import Panel
 
+    files = ["metrics.json", scores_path.name, table_path.name, *[p.name for p in plots.values()]]
     lines = [
         f"[bold]{metrics['scorer']}[/] on {metrics['n_groups']} groups "
         f"(ties={metrics['ties']}, {metrics['n_tied_groups']} with tied scores)",
         f"Kendall τ {metrics['kendall_tau']:.3f} · position consistency {metrics['position_consistency']:.3f} "
         f"· exact match {metrics['exact_match']:.3f}",
-        f"metrics: {out / 'metrics.json'}",
-        f"scores:  {scores_path}",
-        f"table:   {table_path}",
-        *[f"plot:    {p}" for p in plots.values()],
+        f"results in [bold]{out}[/]:",
+        *[f"  {name}" for name in files],
     ]
-    Console().print(Panel("\n".join(lines), title="WEval", expand=False))
+    Console(soft_wrap=True).print(Panel("\n".join(lines), title="WEval", expand=False))
