@@ -47,11 +47,18 @@ TEMPLATE_SETS = {"binary": JUDGE_BINARY_TEMPLATES, "critic": CRITIC_TEMPLATES}
 
 
 class JudgeScorer(PerRequirementScorer):
-    """Ask ``generator`` one question per (response, requirement); parse with ``parser``."""
+    """Ask the judge model one question per (response, requirement); parse with ``parser``.
 
-    def __init__(self, generator: Generator, parser: str = "binary", template: str | None = None, unparsed: float = 0.0):
+    ``generator`` is a generator, or a factory taking ``model=`` (a partial config) that builds one for
+    ``model`` — so ``scorer.model=...`` picks the judge whatever the backend.
+    """
+
+    def __init__(self, generator: Generator | Callable[..., Generator], model: str | None = None, parser: str = "binary",
+                 template: str | None = None, unparsed: float = 0.0):
         if parser not in PARSERS:
             raise ValueError(f"parser must be one of {sorted(PARSERS)}, got {parser!r}")
+        if not isinstance(generator, Generator):
+            generator = generator(model=model)
         self.generator, self.parse, self.unparsed = generator, PARSERS[parser], unparsed
         templates = TEMPLATE_SETS[parser]
         self.template = get_template(templates, template or next(iter(templates)), "scorer.template")
