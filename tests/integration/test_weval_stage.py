@@ -130,3 +130,20 @@ def test_cli_config_errors_exit_nonzero(tmp_path, overrides, message):
     assert result.returncode == 2, result.stderr
     assert message in " ".join(result.stderr.split())
     assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_rm_scorer_on_two_processes_matches_one(tmp_path, saved_classifier):
+    """`scorer.trainer.devices=2` (DDP, gloo on CPU) shards the batches and gathers the same scores."""
+    model = saved_classifier("embedded:tiny-qwen2")
+    outputs = []
+    for devices in (1, 2):
+        out = tmp_path / f"devices{devices}"
+        subprocess.run(
+            [sys.executable, "-m", "wrl_lightning", "stage=weval", "weval.limit=6", "scorer=rm", f"scorer.model={model}",
+             "scorer.trainer.accelerator=cpu", f"scorer.trainer.devices={devices}", "+scorer.trainer.strategy=ddp",
+             "logger=none", "extras.print_config=false", f"paths.output_dir={out}"],
+            cwd=REPO, check=True, capture_output=True, timeout=600,
+        )
+        outputs.append([json.loads(line)["requirement_scores"] for line in (out / "scores.jsonl").read_text().splitlines()])
+    assert outputs[0] == outputs[1]

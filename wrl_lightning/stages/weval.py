@@ -13,7 +13,7 @@ from wrl_lightning.errors import ConfigError
 from wrl_lightning.scoring.base import Scorer
 from wrl_lightning.utils.config import require_choice, require_file, require_int
 from wrl_lightning.utils.loggers import build_loggers, finish_loggers, log_config, log_report
-from wrl_lightning.utils.run import output_dir
+from wrl_lightning.utils.run import is_global_zero, output_dir
 from wrl_lightning.weval.importers import IMPORTERS, load_groups
 from wrl_lightning.weval.metrics import TIE_MODES, evaluate
 from wrl_lightning.weval.report import write_group_scores, write_plots, write_table
@@ -52,6 +52,8 @@ def run(cfg: DictConfig) -> dict:
     metrics.update(scorer=scorer_name, input=str(path), n_responses=n_responses, score_seconds=seconds,
                    responses_per_second=n_responses / seconds if seconds else float("inf"))
     metrics.update({f"scorer/{k}": v for k, v in getattr(scorer, "stats", {}).items()})
+    if not is_global_zero():  # other ranks of a multi-device scorer computed the same; rank 0 writes
+        return metrics
 
     scores_path = write_group_scores(out / "scores.jsonl", groups, scored, results)
     table_path = write_table(out / "table.md", metrics, f"WEval — {scorer_name} on {Path(path).name}")

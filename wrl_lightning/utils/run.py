@@ -26,6 +26,13 @@ def output_dir(cfg: DictConfig) -> Path:
     return path
 
 
+def is_global_zero() -> bool:
+    """False on the non-zero ranks of a multi-process run (they compute but do not write outputs)."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to ``a/b`` keys; NaN/inf become null so the JSON stays valid."""
     flat: dict[str, Any] = {}
@@ -55,8 +62,9 @@ def run_stage(cfg: DictConfig) -> dict[str, Any]:
 
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     metrics = flatten_metrics(stage(cfg))
-    write_json(out / "metrics.json", metrics)
-    log.info("metrics written to %s", out / "metrics.json")
+    if is_global_zero():
+        write_json(out / "metrics.json", metrics)
+        log.info("metrics written to %s", out / "metrics.json")
     return metrics
 
 
