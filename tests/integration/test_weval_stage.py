@@ -147,3 +147,17 @@ def test_rm_scorer_on_two_processes_matches_one(tmp_path, saved_classifier):
         )
         outputs.append([json.loads(line)["requirement_scores"] for line in (out / "scores.jsonl").read_text().splitlines()])
     assert outputs[0] == outputs[1]
+
+
+def test_rule_scorer_on_embedded_demo_groups(make_cfg, tmp_path):
+    """The demo groups' responses keep exactly their flagged verifiable requirements, so rules rank them right."""
+    metrics = run_stage(make_cfg(["+experiment=demo", "logger=none", "weval.bootstrap=0"], tmp_path / "out"))
+    assert metrics["n_groups"] >= 20 and {"size/3/n_groups", "size/4/n_groups", "size/5/n_groups"} <= metrics.keys()
+    assert metrics["kendall_tau"] == pytest.approx(1.0) and metrics["pair_accuracy"] == pytest.approx(1.0)
+
+
+def test_rule_scorer_needs_verifiable_requirements(make_cfg, groups_file):
+    from wrl_lightning.errors import RecordError
+
+    with pytest.raises(RecordError, match="no verifiable requirement"):
+        run_stage(make_cfg(["stage=weval", f"weval.input={groups_file}", "scorer=rule", "logger=none"]))
