@@ -1,0 +1,66 @@
+"""Prompt files: rows with ``prompt`` (the writing request), ``requirements`` (Requirement objects or plain
+strings), optional ``category`` and ``prompt_id`` (or ``id``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from wrl_lightning.data.builtin import PromptRecord
+from wrl_lightning.data.io import iter_rows
+from wrl_lightning.data.records import Requirement, Where, check_category, requirement_from_obj
+from wrl_lightning.errors import RecordError
+from wrl_lightning.requirements.checkers import CHECKERS, validate_requirement
+from wrl_lightning.requirements.taxonomy import infer_category, infer_requirement_type
+
+
+def _requirement(obj: Any, where: Where, key: str) -> Requirement:
+    """A validated requirement; a missing type comes from its checker or, failing that, its wording."""
+    requirement = requirement_from_obj(obj, where, key)
+    try:
+        validate_requirement(requirement, where)
+    except RecordError as err:
+        raise where.error(f"{key}.{err.field}", err.problem) from None
+    if requirement.type == "unknown":
+        checker = CHECKERS.get(requirement.checker or "")
+        requirement.type = checker.type if checker else infer_requirement_type(requirement.text)
+    return requirement
+
+
+def prompt_from_row(row: dict[str, Any], where: Where) -> PromptRecord:
+    """A prompt record from one row; bad rows raise ``RecordError`` naming ``file:line: field``."""
+    prompt = row.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise where.error("prompt", "missing or empty")
+    requirements = row.get("requirements")
+    if not isinstance(requirements, list) or not requirements:
+        raise where.error("requirements", "expected a non-empty list")
+    prompt_id = row.get("prompt_id", row.get("id"))
+    if prompt_id is None:
+        prompt_id = f"{Path(where.source).stem}-{where.line}"
+    elif not isinstance(prompt_id, str | int) or not str(prompt_id).strip():
+        raise where.error("prompt_id", f"expected a non-empty string, got {prompt_id!r}")
+    category = row.get("category")
+    return PromptRecord(
+        id=str(prompt_id),
+        prompt=prompt,
+        category=check_category(category, where) if category else infer_category(prompt),
+        requirements=[_requirement(obj, where, f"requirements[{i}]") for i, obj in enumerate(requirements)],
+    )
+
+
+def load_prompt_file(path: str | os.PathLike) -> list[PromptRecord]:
+    """Prompt records from a JSONL or parquet file; ids must be unique."""
+    records: list[PromptRecord] = []
+    seen: set[str] = set()
+    for line, row in iter_rows(path):
+        where = Where(str(path), line)
+        record = prompt_from_row(row, where)
+        if record.id in seen:
+            raise where.error("prompt_id", f"duplicate {record.id!r}")
+        seen.add(record.id)
+        records.append(record)
+    if not records:
+        raise RecordError(str(path), None, "file", "holds no prompt")
+    return records
