@@ -14,14 +14,16 @@ class GenerationRequest:
     """One prompt to answer.
 
     ``prompt`` is the full user message; ``requirements`` are the requirements it asks for (the ``edit``
-    generator writes a response that keeps exactly these); ``request_id`` is a stable key used for caching
-    and resuming; ``seed`` makes sampling reproducible per request.
+    generator writes a response that keeps exactly these); ``dropped`` are the prompt's other requirements,
+    which the ``edit`` generator breaks where it can (other generators ignore it); ``request_id`` is a stable
+    key used for caching and resuming; ``seed`` makes sampling reproducible per request.
     """
 
     prompt: str
     request_id: str
     requirements: list[Requirement] = field(default_factory=list)
     seed: int | None = None
+    dropped: list[Requirement] = field(default_factory=list)
 
 
 class Generator(ABC):
