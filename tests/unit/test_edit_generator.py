@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.unit.test_checkers import SAMPLE_KWARGS
-from wrl_lightning.data.builtin import BUILTIN_DIR, load_builtin_prompts, load_prompts
+from wrl_lightning.data.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.data.records import Requirement, Where, group_from_row
 from wrl_lightning.errors import RecordError, WrlError
 from wrl_lightning.generation.base import GenerationRequest
@@ -15,6 +15,7 @@ from wrl_lightning.generation.edit import PLANS, EditGenerator, as_request
 from wrl_lightning.generation.edit_text import topic_of
 from wrl_lightning.requirements.checkers import CHECKERS, check_requirement, make_requirement
 from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
+from wrl_lightning.utils.resolvers import BUILTIN_DIR
 
 PROMPT = "Write a short article about a quiet harbour town in winter."
 
@@ -121,15 +122,15 @@ def test_prompt_loader_names_bad_rows(tmp_path):
            "requirements": [{"text": "Short.", "type": "length", "checker": "writing:word_count", "kwargs": {}}]}
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(RecordError, match=r"prompts.jsonl:1: requirements\[0\].kwargs: needs min_words"):
-        load_prompts(path)
+        load_prompt_file(path)
     row["requirements"][0].update(checker="writing:nope")
     path.write_text("\n" + json.dumps(row) + "\n")
     with pytest.raises(RecordError, match=r"prompts.jsonl:2: requirements\[0\].checker: unknown checker id"):
-        load_prompts(path)
+        load_prompt_file(path)
     row["requirements"][0].update(checker="writing:word_count", kwargs={"max_words": 9})
     path.write_text(json.dumps({**row, "prompt": ""}) + "\n")
     with pytest.raises(RecordError, match="prompts.jsonl:1: prompt: missing or empty"):
-        load_prompts(path)
+        load_prompt_file(path)
 
 
 def test_weval_demo_labels_are_true_and_reproducible():

@@ -6,14 +6,13 @@ import random
 
 import pytest
 
-from wrl_lightning.data.builtin import PromptRecord
 from wrl_lightning.data.io import write_jsonl
+from wrl_lightning.data.prompts import PromptRecord, load_prompt_file
 from wrl_lightning.data.records import Pair, Requirement
 from wrl_lightning.errors import RecordError
 from wrl_lightning.generation.base import GenerationRequest, Generator
 from wrl_lightning.pairs.build import generate_groups, plan_masks, request_for
 from wrl_lightning.pairs.pairing import SELECTORS, select_pairs
-from wrl_lightning.pairs.prompts import load_prompt_file
 from wrl_lightning.pairs.split import split_by_prompt
 from wrl_lightning.pairs.stats import noise_stats, pair_stats
 from wrl_lightning.pairs.strategies import STRATEGIES, mask_key

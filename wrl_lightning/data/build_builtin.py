@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import itertools
 
-from wrl_lightning.data.builtin import BUILTIN_DIR, PromptRecord, load_builtin_prompts
 from wrl_lightning.data.io import write_jsonl
+from wrl_lightning.data.prompts import PromptRecord, load_builtin_prompts
 from wrl_lightning.data.records import Response, WEvalGroup
 from wrl_lightning.generation.edit import EditGenerator, as_request
+from wrl_lightning.utils.resolvers import BUILTIN_DIR
 
 
 def build_group(record: PromptRecord, generator: EditGenerator) -> WEvalGroup | None:

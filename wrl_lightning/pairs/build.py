@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from wrl_lightning.data.builtin import PromptRecord
+from wrl_lightning.data.prompts import PromptRecord
 from wrl_lightning.data.records import Response, WEvalGroup
 from wrl_lightning.generation.base import GenerationRequest, Generator
 from wrl_lightning.pairs.strategies import STRATEGIES, Mask, mask_key

@@ -16,15 +16,14 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from wrl_lightning.data.builtin import load_builtin_prompts
 from wrl_lightning.data.io import write_jsonl
+from wrl_lightning.data.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.generation.base import Generator
 from wrl_lightning.models.loading import load_tokenizer
 from wrl_lightning.pairs.build import generate_groups, plan_masks
 from wrl_lightning.pairs.pairing import SELECTORS, select_pairs
-from wrl_lightning.pairs.prompts import load_prompt_file
 from wrl_lightning.pairs.split import split_by_prompt
 from wrl_lightning.pairs.stats import noise_stats, pair_stats, tokenizer_counter
 from wrl_lightning.pairs.strategies import STRATEGIES

@@ -1,18 +1,38 @@
-"""Prompt files: rows with ``prompt`` (the writing request), ``requirements`` (Requirement objects or plain
-strings), optional ``category`` and ``prompt_id`` (or ``id``)."""
+"""Writing prompts with requirement lists: the record, its file loader, and the embedded built-in set.
+
+Rows: ``prompt`` (the writing task), ``requirements`` (Requirement objects or plain strings), optional
+``category`` and ``prompt_id`` (or ``id``). The prompt a model sees is the task followed by the requirement
+sentences, as in the 5-level writing data.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wrl_lightning.data.builtin import PromptRecord
 from wrl_lightning.data.io import iter_rows
 from wrl_lightning.data.records import Requirement, Where, check_category, requirement_from_obj
 from wrl_lightning.errors import RecordError
 from wrl_lightning.requirements.checkers import CHECKERS, validate_requirement
 from wrl_lightning.requirements.taxonomy import infer_category, infer_requirement_type
+from wrl_lightning.utils.resolvers import BUILTIN_DIR
+
+
+@dataclass
+class PromptRecord:
+    """A writing task with its requirements."""
+
+    id: str
+    prompt: str
+    category: str
+    requirements: list[Requirement]
+
+    def full_prompt(self, kept: list[bool] | None = None) -> str:
+        """The task followed by the requirement sentences (only those flagged in ``kept``, if given)."""
+        texts = [r.text for i, r in enumerate(self.requirements) if kept is None or kept[i]]
+        return " ".join([self.prompt.strip(), *texts])
 
 
 def _requirement(obj: Any, where: Where, key: str) -> Requirement:
@@ -64,3 +84,8 @@ def load_prompt_file(path: str | os.PathLike) -> list[PromptRecord]:
     if not records:
         raise RecordError(str(path), None, "file", "holds no prompt")
     return records
+
+
+def load_builtin_prompts() -> list[PromptRecord]:
+    """The embedded writing prompts (every requirement verifiable)."""
+    return load_prompt_file(BUILTIN_DIR / "prompts.jsonl")
