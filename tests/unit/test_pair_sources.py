@@ -1,0 +1,145 @@
+"""Pair readers (pairs | levels | canonical) and the RM datamodule: split, tokenization cache, batching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wrl_lightning.data import datamodules
+from wrl_lightning.data.datamodules import (
+    TYPE_NAMES,
+    LengthGroupedBatchSampler,
+    PairDataModule,
+    split_keys,
+)
+from wrl_lightning.data.pair_sources import PAIR_SOURCES, load_pairs
+from wrl_lightning.data.records import Pair, Requirement
+from wrl_lightning.errors import ConfigError, RecordError
+
+WORDS = ["lantern", "ocean", "harbor", "meadow", "river", "falcon", "copper", "violet"]
+
+
+def write_toy_groups(path: Path, n_groups: int = 8, n_requirements: int = 3) -> Path:
+    """Canonical WEval groups whose level-k response mentions the first k required words."""
+    rows = []
+    for g in range(n_groups):
+        words = [WORDS[(g + k) % len(WORDS)] for k in range(n_requirements)]
+        responses = []
+        for level in range(n_requirements + 1):
+            kept = [k < level for k in range(n_requirements)]
+            text = "A short note. " + " ".join(f"It has a {w}." for w, flag in zip(words, kept) if flag) + " The end."
+            responses.append({"text": text, "kept": kept})
+        rows.append({"group_id": f"g{g}", "prompt": f"Write note {g}.", "category": "creative",
+                     "requirements": [{"text": f"Mention the word {w}.", "type": "lexical"} for w in words],
+                     "responses": responses})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_registry_has_the_documented_formats():
+    assert {"pairs", "levels", "canonical"} <= set(PAIR_SOURCES)
+    with pytest.raises(ConfigError, match="data.format"):
+        load_pairs("x.jsonl", "nope")
+
+
+def test_levels_file_gives_25_pairs_per_group(levels_file):
+    result = load_pairs(levels_file, "levels")
+    assert len(result.groups) == 200 and len(result.pairs) == 200 * 25
+    first = [p for p in result.pairs if p.group_id == result.groups[0].group_id]
+    for pair in first:
+        level = result.groups[0].responses[pair.meta["response_index"]].n_kept
+        assert pair.label == int(pair.meta["requirement_index"] < level)  # requirement k kept by levels >= k
+    assert sum(p.label for p in first) == 15  # 1 + 2 + 3 + 4 + 5
+    assert all(p.requirement.type in TYPE_NAMES for p in result.pairs)
+
+
+def test_pair_records_roundtrip_and_errors(tmp_path):
+    pair = Pair(prompt="Write.", response="Hi.", requirement=Requirement("Use at most 50 words."), label=1, group_id="a")
+    good = tmp_path / "pairs.jsonl"
+    good.write_text(json.dumps(pair.to_dict()) + "\n")
+    loaded = load_pairs(good, "pairs").pairs[0]
+    assert (loaded.label, loaded.group_id, loaded.requirement.text) == (1, "a", "Use at most 50 words.")
+    assert loaded.requirement.type == "length"  # inferred when the file has none
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(pair.to_dict()) + "\n" + json.dumps({**pair.to_dict(), "label": 2}) + "\n")
+    with pytest.raises(RecordError, match=r"bad.jsonl:2: label"):
+        load_pairs(bad, "pairs")
+
+
+def test_canonical_groups_need_kept_flags(tmp_path):
+    path = write_toy_groups(tmp_path / "g.jsonl", n_groups=2)
+    assert len(load_pairs(path, "canonical").pairs) == 2 * 4 * 3
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for response in rows[0]["responses"]:
+        response["n_kept"] = sum(response.pop("kept"))
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(RecordError, match="no 'kept' flags"):
+        load_pairs(path, "canonical")
+
+
+def test_split_is_by_group_and_seeded():
+    keys = [f"g{i}" for i in range(10) for _ in range(3)]
+    train, val = split_keys(keys, 0.3, None, seed=1)
+    assert len(val) == 3 and len(train) == 7 and not train & val
+    assert split_keys(keys, 0.3, None, seed=1) == (train, val)
+    train, val = split_keys(keys, 0.5, 4, seed=1)
+    assert len(train) == 2 and len(val) == 2
+
+
+def test_batch_sampler_shards_evenly(monkeypatch):
+    lengths = [5, 9, 3, 7, 8, 2, 6, 4, 1, 10, 11]
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=2, shuffle=True, seed=3, even="drop")
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first and sorted(map(tuple, list(sampler))) == sorted(map(tuple, first))
+    seen = []
+    for rank in range(2):
+        monkeypatch.setattr(datamodules, "_rank_and_world", lambda rank=rank: (rank, 2))
+        drop = list(LengthGroupedBatchSampler(lengths, 2, shuffle=True, seed=3, even="drop"))
+        pad = list(LengthGroupedBatchSampler(lengths, 2, shuffle=False, even="pad"))
+        assert len(drop) == 3 and len(pad) == 3
+        seen += [i for batch in pad for i in batch]
+    assert set(seen) == set(range(len(lengths)))
+
+
+def test_datamodule_split_weval_items_and_cache(tmp_path):
+    path = write_toy_groups(tmp_path / "g.jsonl", n_groups=8)
+    kwargs = dict(input=str(path), format="canonical", tokenizer="embedded:tiny-qwen2", max_length=64,
+                  batch_size=4, val_fraction=0.25, cache_dir=str(tmp_path / "cache"), seed=0)
+    dm = PairDataModule(**kwargs)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.stats == {"train_pairs": 72, "train_groups": 6, "val_pairs": 24, "val_groups": 2, "weval_groups": 2}
+    assert sorted(dm.val_rows.items) == list(range(24)) and set(dm.train_rows.items) == {-1}
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    again = PairDataModule(**kwargs)
+    again.setup("fit")
+    assert again.train_rows.input_ids == dm.train_rows.input_ids
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"input_ids", "attention_mask", "labels", "type_ids", "items"}
+    assert batch["attention_mask"].sum(1).max() == batch["input_ids"].shape[1]  # padded to the longest row only
+
+
+def test_datamodule_with_a_weval_file(tmp_path):
+    pairs = write_toy_groups(tmp_path / "train.jsonl", n_groups=4)
+    weval = write_toy_groups(tmp_path / "weval.jsonl", n_groups=3)
+    dm = PairDataModule(input=str(pairs), format="canonical", tokenizer="embedded:tiny-qwen2", max_length=64,
+                        val_fraction=0.25, weval_input=str(weval), weval_format="canonical")
+    dm.setup("fit")
+    assert len(dm.weval_groups) == 3 and len(dm.weval_items) == 3 * 4 * 3
+    external = [label for label, item in zip(dm.val_rows.labels, dm.val_rows.items, strict=True) if item >= 0]
+    assert external and set(external) == {-1}  # ranking only, not in the pair metrics
+
+
+def test_long_responses_are_cut_not_the_requirement(tmp_path):
+    path = tmp_path / "p.jsonl"
+    pair = Pair(prompt="Write.", response="word " * 20000, requirement=Requirement("End with the phrase THE END."),
+                label=0, group_id="a")
+    path.write_text(json.dumps(pair.to_dict()) + "\n" + json.dumps({**pair.to_dict(), "group_id": "b"}) + "\n")
+    dm = PairDataModule(input=str(path), format="pairs", tokenizer="embedded:minilm", max_length=48, val_fraction=0.5)
+    dm.setup("fit")
+    ids = dm.train_rows.input_ids[0]
+    assert len(ids) == 48
+    assert "the end" in dm.tokenizer.decode(ids).lower()

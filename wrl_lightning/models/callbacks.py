@@ -1,0 +1,135 @@
+"""Lightning callbacks of RM training.
+
+- ``WEvalCallback``: ranks the validation WEval groups with the scores of the validation pass and logs
+  ``val/weval/kendall_tau``, ``position_consistency``, ``exact_match``, … (a ModelCheckpoint monitor).
+- ``RngStateCallback``: stores the python / numpy / torch RNG states in checkpoints and restores them, so a
+  resumed run continues exactly like an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from wrl_lightning.errors import ConfigError
+from wrl_lightning.scoring.base import assemble_group_scores
+from wrl_lightning.weval.metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+#: evaluate() keys logged under ``val/weval/``.
+WEVAL_KEYS = ("kendall_tau", "position_consistency", "exact_match", "pair_accuracy", "n_tied_groups", "n_groups")
+
+
+def _gather_objects(local: Any) -> list[Any]:
+    """Every rank's ``local`` on every rank."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return [local]
+    everything: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(everything, local)
+    return everything
+
+
+class WEvalCallback(pl.Callback):
+    """WEval ranking metrics of the datamodule's ``weval_groups`` after each validation pass.
+
+    Validation rows carry ``items`` (index into ``datamodule.weval_items``, -1 = none); ``validation_step``
+    returns their ``scores``. A response's score is the mean over its requirements, as in the paper.
+    """
+
+    def __init__(self, ties: str = "random", prefix: str = "val/weval/"):
+        self.ties, self.prefix = ties, prefix
+        self._items: list[torch.Tensor] = []
+        self._scores: list[torch.Tensor] = []
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        groups = getattr(trainer.datamodule, "weval_groups", None)
+        monitors = [cb.monitor for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]
+        if not groups and any(str(m).startswith(self.prefix) for m in monitors):
+            raise ConfigError(
+                "callbacks.model_checkpoint.monitor",
+                f"{monitors[0]} needs WEval validation groups: use a group format (data.format=levels|canonical) "
+                "with data.val_fraction>0, or set data.weval_input=FILE, or monitor another metric (e.g. val/auroc)",
+            )
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        chosen = batch["items"] >= 0
+        if chosen.any():
+            self._items.append(batch["items"][chosen].cpu())
+            self._scores.append(outputs["scores"][chosen].detach().float().cpu())
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        items, scores = self._items, self._scores
+        self._items, self._scores = [], []
+        datamodule = trainer.datamodule
+        groups = getattr(datamodule, "weval_groups", None)
+        if trainer.sanity_checking or not groups:
+            return
+        local = (torch.cat(items) if items else torch.empty(0, dtype=torch.long),
+                 torch.cat(scores) if scores else torch.empty(0))
+        values = [float("nan")] * len(datamodule.weval_items)
+        for part_items, part_scores in _gather_objects(local):
+            for i, s in zip(part_items.tolist(), part_scores.tolist(), strict=True):
+                values[i] = s
+        missing = sum(v != v for v in values)
+        if missing:  # a partial pass (limit_val_batches): rank only the complete groups
+            log.warning("WEval: %d of %d items were not scored in this validation pass", missing, len(values))
+        metrics = self.evaluate(groups, datamodule.weval_items, values)
+        pl_module.log_dict({f"{self.prefix}{k}": float(metrics[k]) for k in WEVAL_KEYS if k in metrics})
+
+    def evaluate(self, groups, items: list[tuple[int, int, int]], values: list[float]) -> dict[str, Any]:
+        """WEval metrics of the groups whose items all have a score."""
+        complete = set(range(len(groups)))
+        for (g, _, _), value in zip(items, values, strict=True):
+            if value != value:
+                complete.discard(g)
+        if not complete:
+            return {}
+        keep = sorted(complete)
+        renumber = {g: k for k, g in enumerate(keep)}
+        chosen = [(renumber[g], r, q, v) for (g, r, q), v in zip(items, values, strict=True) if g in renumber]
+        subset = [groups[g] for g in keep]
+        scored = assemble_group_scores(subset, [c[:3] for c in chosen], [c[3] for c in chosen])
+        metrics, _ = evaluate(subset, scored, ties=self.ties, bootstrap_resamples=0)
+        return metrics
+
+
+class RngStateCallback(pl.Callback):
+    """Saves the RNG states with each checkpoint and restores them when training resumes (exact resume of
+    dropout), after the sanity check so nothing in between can shift them.
+
+    States are stored as tensors and plain tuples, so checkpoints still load with ``weights_only=True``.
+    """
+
+    def __init__(self):
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        name, keys, position, has_gauss, gauss = np.random.get_state()
+        state = {"python": random.getstate(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
+                 "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._pending is not None:
+            self._restore(self._pending)
+            self._pending = None
+
+    @staticmethod
+    def _restore(state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        name, keys, position, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])

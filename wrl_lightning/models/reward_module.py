@@ -1,0 +1,249 @@
+"""The fine-grained reward model as a LightningModule: an HF sequence classifier over (response, requirement).
+
+- ``num_labels=2`` (the paper's form): cross-entropy, score = softmax P(label 1); ``num_labels=1``: BCE,
+  score = sigmoid. The losses are a registry keyed by ``num_labels``.
+- The HF model is built in ``configure_model()`` so strategies can shard it; under DeepSpeed ZeRO-3,
+  transformers' ``HfDeepSpeedConfig`` is kept alive while it is built.
+- Optional LoRA (peft) and gradient checkpointing; optimizer and scheduler are ``_partial_`` configs.
+- Validation metrics (torchmetrics): loss, accuracy, AUROC, F1 and calibration error, overall and per
+  requirement type; ``validation_step`` returns the scores so callbacks (WEval) can use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.aggregation import MeanMetric
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryCalibrationError, BinaryF1Score
+
+from wrl_lightning.errors import ConfigError
+from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
+from wrl_lightning.models.rm_inputs import ensure_pad_token
+from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
+from wrl_lightning.scoring.sequence import HEADS
+from wrl_lightning.scoring.templates import RM_TEMPLATES, get_template
+
+
+@dataclass(frozen=True)
+class Objective:
+    """How a head of ``num_labels`` outputs is trained and read: loss(logits, labels) and a score head."""
+
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    head: str  # a key of scoring.sequence.HEADS (the scorer reads exported checkpoints the same way)
+
+
+#: Training objectives keyed by ``num_labels``.
+OBJECTIVES: dict[int, Objective] = {
+    2: Objective(lambda logits, labels: F.cross_entropy(logits, labels), "p1"),
+    1: Objective(lambda logits, labels: F.binary_cross_entropy_with_logits(logits[:, 0], labels.float()), "sigmoid"),
+}
+
+
+class _TypeCounts(Metric):
+    """Labelled rows seen per requirement type (summed over ranks)."""
+
+    def __init__(self, n_types: int):
+        super().__init__()
+        self.add_state("counts", torch.zeros(n_types, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, type_ids: torch.Tensor) -> None:
+        self.counts += torch.bincount(type_ids, minlength=len(self.counts))
+
+    def compute(self) -> torch.Tensor:
+        return self.counts
+
+
+def _binary_metrics(prefix: str) -> MetricCollection:
+    """Accuracy, AUROC, F1 and expected calibration error; label -1 rows are ignored."""
+    return MetricCollection({
+        "acc": BinaryAccuracy(ignore_index=-1),
+        "auroc": BinaryAUROC(ignore_index=-1),
+        "f1": BinaryF1Score(ignore_index=-1),
+        "ece": BinaryCalibrationError(n_bins=10, ignore_index=-1),
+    }, prefix=prefix)
+
+
+class TypedBinaryMetrics(nn.Module):
+    """Binary metrics overall and per requirement type; types without labelled rows are left out."""
+
+    def __init__(self, prefix: str, type_names: Sequence[str] = tuple(REQUIREMENT_TYPES)):
+        super().__init__()
+        self.prefix, self.type_names = prefix, list(type_names)
+        self.overall = _binary_metrics(prefix)
+        self.by_type = nn.ModuleList(_binary_metrics(f"{prefix}type/{name}/") for name in self.type_names)
+        self.counts = _TypeCounts(len(self.type_names))
+
+    def update(self, scores: torch.Tensor, labels: torch.Tensor, type_ids: torch.Tensor) -> None:
+        self.overall.update(scores, labels)
+        for k, metrics in enumerate(self.by_type):
+            metrics.update(scores, torch.where(type_ids == k, labels, -1))
+        self.counts.update(type_ids[labels >= 0])
+
+    def compute(self) -> dict[str, float]:
+        counts = self.counts.compute()
+        if counts.sum() == 0:
+            return {}
+        values = dict(self.overall.compute())
+        values[f"{self.prefix}n"] = counts.sum()
+        for k, metrics in enumerate(self.by_type):
+            if counts[k] > 0:
+                values.update(metrics.compute())
+                values[f"{self.prefix}type/{self.type_names[k]}/n"] = counts[k]
+        return {key: float(value) for key, value in values.items()}
+
+    def reset(self) -> None:
+        self.overall.reset()
+        self.counts.reset()
+        for metrics in self.by_type:
+            metrics.reset()
+
+
+def _zero3_hook(trainer: Any) -> Any:
+    """transformers' ``HfDeepSpeedConfig`` when the strategy runs ZeRO-3 (it must outlive the model build)."""
+    config = getattr(getattr(trainer, "strategy", None), "config", None) or {}
+    if config.get("zero_optimization", {}).get("stage") != 3:
+        return None
+    from transformers.integrations import HfDeepSpeedConfig
+
+    return HfDeepSpeedConfig(config)
+
+
+def _param_groups(model: nn.Module) -> list[dict[str, Any]]:
+    """Trainable parameters; biases and norm weights get no weight decay (ZeRO-3: judged by the full shape)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            ndim = len(getattr(param, "ds_shape", param.shape))
+            (no_decay if ndim < 2 or "norm" in name.lower() else decay).append(param)
+    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class RewardLitModule(pl.LightningModule):
+    """A (response, requirement) -> P(kept) classifier.
+
+    Args:
+        model_name: backbone (hub id, folder or ``embedded:NAME``).
+        optimizer: partial optimizer (``optimizer(params=...)``).
+        scheduler: partial HF scheduler (``scheduler(optimizer=, num_warmup_steps=, num_training_steps=)``) or None.
+        num_labels: 2 (paper: cross-entropy, P(label 1)) or 1 (BCE, sigmoid).
+        template: RM template name or format string; stored in the exported checkpoint.
+        warmup_ratio: fraction of the optimizer steps used for warmup.
+        lora: peft ``LoraConfig`` keyword arguments, or None for full fine-tuning.
+        gradient_checkpointing: recompute activations in backward (less memory, ~30% slower).
+        attn_implementation: transformers attention backend (``sdpa``, ``eager``, ``flash_attention_2``).
+        dtype: weight dtype to load (None: float32; mixed precision comes from the trainer).
+        trust_remote_code: allow custom model code from the checkpoint.
+    """
+
+    def __init__(self, model_name: str, optimizer: Callable[..., torch.optim.Optimizer],
+                 scheduler: Callable[..., Any] | None = None, num_labels: int = 2, template: str = "paper",
+                 warmup_ratio: float = 0.0, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
+                 attn_implementation: str | None = "sdpa", dtype: str | None = None, trust_remote_code: bool = False):
+        super().__init__()
+        if num_labels not in OBJECTIVES:
+            raise ConfigError("model.rm.num_labels", f"must be one of {sorted(OBJECTIVES)}, got {num_labels}")
+        # optimizer/scheduler are callables: kept out of the checkpoint so it loads with weights_only=True
+        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.template = get_template(RM_TEMPLATES, template, "model.rm.template")
+        self.objective = OBJECTIVES[num_labels]
+        self.model: nn.Module | None = None
+        self._tokenizer = None
+        self._zero3 = None
+        self.train_acc = BinaryAccuracy()
+        self.val_loss = MeanMetric()
+        self.val_metrics = TypedBinaryMetrics("val/")
+
+    @property
+    def tokenizer(self):
+        """The backbone's tokenizer, with a pad token."""
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.hparams.model_name, trust_remote_code=self.hparams.trust_remote_code)
+            ensure_pad_token(self._tokenizer)
+        return self._tokenizer
+
+    def configure_model(self) -> None:
+        """Build the HF classifier (once), add LoRA / gradient checkpointing."""
+        if self.model is not None:
+            return
+        hp = self.hparams
+        self._zero3 = _zero3_hook(self._trainer)
+        kwargs = {"attn_implementation": hp.attn_implementation} if hp.attn_implementation else {}
+        if hp.dtype:
+            kwargs["dtype"] = getattr(torch, hp.dtype)
+        model = load_sequence_classifier(hp.model_name, num_labels=hp.num_labels, trust_remote_code=hp.trust_remote_code, **kwargs)
+        if model.config.pad_token_id is None:
+            model.config.pad_token_id = self.tokenizer.pad_token_id
+        if hp.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hp.lora:
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", **hp.lora))
+            if hp.gradient_checkpointing:
+                model.enable_input_require_grads()
+        self.model = model.train()  # from_pretrained returns eval mode (dropout off)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Classifier logits (float32)."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        """P(kept) from logits."""
+        return HEADS[self.objective.head](logits)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        loss = self.objective.loss(logits, batch["labels"])
+        n = len(batch["labels"])
+        self.train_acc(self.score(logits.detach()), batch["labels"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        labels = batch["labels"]
+        labelled = labels >= 0
+        if labelled.any():
+            self.val_loss.update(self.objective.loss(logits[labelled], labels[labelled]), weight=int(labelled.sum()))
+        scores = self.score(logits)
+        self.val_metrics.update(scores, labels, batch["type_ids"])
+        return {"scores": scores}
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        if values:
+            values["val/loss"] = float(self.val_loss.compute())
+            shown = {key: values.pop(key) for key in ("val/loss", "val/auroc")}
+            self.log_dict(shown, prog_bar=True)
+            self.log_dict(values)
+        self.val_metrics.reset()
+        self.val_loss.reset()
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=_param_groups(self))
+        if self.scheduler_factory is None:
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(
+            optimizer=optimizer, num_warmup_steps=int(self.hparams.warmup_ratio * total), num_training_steps=total
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def fresh_copy(self) -> RewardLitModule:
+        """A new module with the same arguments (its model not built yet)."""
+        return RewardLitModule(optimizer=self.optimizer_factory, scheduler=self.scheduler_factory, **self.hparams)
+
+    def plain_model(self) -> nn.Module:
+        """The transformers model to export: LoRA adapters merged in (this ends the LoRA wrapper)."""
+        if hasattr(self.model, "merge_and_unload"):
+            self.model = self.model.merge_and_unload()
+        return self.model
