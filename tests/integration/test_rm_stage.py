@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 from safetensors.torch import load_file
 
+from tests.unit.test_reward_module import write_groups
 from wrl_lightning.models.loading import resolve_model_path
 from wrl_lightning.stages import rm as rm_stage
 from wrl_lightning.utils.run import run_stage
@@ -22,23 +23,9 @@ TINY_RUN = ["stage=rm", "logger=csv", "callbacks.progress_bar=null", "trainer.ac
             "data.format=canonical", "data.val_fraction=0.25", "data.max_length=256"]
 
 
-def write_groups(path: Path, n_groups: int = 8) -> Path:
-    """Canonical groups: the level-k response mentions the first k of three required words."""
-    words = ["lantern", "ocean", "harbor", "meadow", "river", "falcon"]
-    rows = []
-    for g in range(n_groups):
-        chosen = [words[(g + k) % len(words)] for k in range(3)]
-        responses = [{"text": "Note. " + " ".join(f"It has a {w}." for w in chosen[:level]), "kept": [k < level for k in range(3)]}
-                     for level in range(4)]
-        rows.append({"group_id": f"g{g}", "prompt": f"Write note {g}.", "responses": responses,
-                     "requirements": [{"text": f"Mention the word {w}.", "type": "lexical"} for w in chosen]})
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
 @pytest.fixture
 def toy_file(tmp_path) -> Path:
-    return write_groups(tmp_path / "groups.jsonl")
+    return write_groups(tmp_path / "groups.jsonl", n_groups=8)
 
 
 @pytest.mark.parametrize("weights", ["last", "best"])
