@@ -19,6 +19,7 @@ from wrl_lightning.data.io import iter_rows
 from wrl_lightning.data.records import Pair, WEvalGroup, Where, pair_from_row
 from wrl_lightning.errors import ConfigError, RecordError
 from wrl_lightning.requirements.taxonomy import infer_requirement_type
+from wrl_lightning.utils.registry import registrar
 from wrl_lightning.weval.importers import load_groups
 
 
@@ -34,14 +35,7 @@ PairReader = Callable[[Path], PairSet]
 PAIR_SOURCES: dict[str, PairReader] = {}
 
 
-def register_pair_source(name: str) -> Callable[[PairReader], PairReader]:
-    """Decorator adding a pair reader under ``name``."""
-
-    def add(function: PairReader) -> PairReader:
-        PAIR_SOURCES[name] = function
-        return function
-
-    return add
+register_pair_source = registrar(PAIR_SOURCES)
 
 
 def load_pairs(path: str | Path, fmt: str) -> PairSet:

@@ -14,20 +14,14 @@ from collections.abc import Callable
 
 from wrl_lightning.data.pair_sources import pairs_from_groups
 from wrl_lightning.data.records import Pair, WEvalGroup
+from wrl_lightning.utils.registry import registrar
 
 Cell = tuple[int, int]
 Selector = Callable[[WEvalGroup], list[Cell]]
 SELECTORS: dict[str, Selector] = {}
 
 
-def register_selector(name: str) -> Callable[[Selector], Selector]:
-    """Decorator adding a pair selector under ``name``."""
-
-    def add(function: Selector) -> Selector:
-        SELECTORS[name] = function
-        return function
-
-    return add
+register_selector = registrar(SELECTORS)
 
 
 @register_selector("all")

@@ -12,19 +12,14 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from wrl_lightning.utils.registry import registrar
+
 Mask = tuple[bool, ...]
 Strategy = Callable[..., list[Mask]]
 STRATEGIES: dict[str, Strategy] = {}
 
 
-def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
-    """Decorator adding a strategy under ``name``."""
-
-    def add(function: Strategy) -> Strategy:
-        STRATEGIES[name] = function
-        return function
-
-    return add
+register_strategy = registrar(STRATEGIES)
 
 
 @register_strategy("levels")

@@ -31,6 +31,7 @@ from wrl_lightning.data.records import (
 )
 from wrl_lightning.errors import ConfigError, RecordError
 from wrl_lightning.requirements.taxonomy import infer_category, infer_requirement_type
+from wrl_lightning.utils.registry import registrar
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,7 @@ Importer = Callable[..., list[WEvalGroup]]
 IMPORTERS: dict[str, Importer] = {}
 
 
-def register_importer(name: str) -> Callable[[Importer], Importer]:
-    """Decorator adding an importer under ``name``."""
-
-    def add(function: Importer) -> Importer:
-        IMPORTERS[name] = function
-        return function
-
-    return add
+register_importer = registrar(IMPORTERS)
 
 
 def load_groups(path: str | Path, fmt: str, **options: Any) -> list[WEvalGroup]:

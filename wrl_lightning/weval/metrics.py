@@ -23,6 +23,7 @@ from scipy.stats import bootstrap, kendalltau, rankdata
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.errors import ConfigError, RecordError
 from wrl_lightning.scoring.base import GroupScores
+from wrl_lightning.utils.registry import registrar
 
 METRICS = ("kendall_tau", "position_consistency", "exact_match")
 
@@ -44,14 +45,7 @@ TieMode = Callable[[Sequence[float], Sequence[int]], tuple[float, float, float]]
 TIE_MODES: dict[str, TieMode] = {}
 
 
-def register_tie_mode(name: str) -> Callable[[TieMode], TieMode]:
-    """Decorator adding a tie-handling mode."""
-
-    def add(function: TieMode) -> TieMode:
-        TIE_MODES[name] = function
-        return function
-
-    return add
+register_tie_mode = registrar(TIE_MODES)
 
 
 def _position_consistency(mean_abs_diff: float, n: int) -> float:
