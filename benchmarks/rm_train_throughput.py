@@ -1,7 +1,7 @@
 """RM training throughput: RewardLitModule (Lightning) vs TRL's RewardTrainer, side by side in one run.
 
 Same backbone (MiniLM by default), same token rows (the paper's template, responses cut to --max-length),
-same sequences per optimizer step, dropout on in both: TRL trains preference pairs (chosen, rejected) of one requirement, B pairs
+same sequences per optimizer step, dropout off in both (both trainers' default): TRL trains preference pairs (chosen, rejected) of one requirement, B pairs
 = 2B sequences per step; ours trains the same sequences as labelled rows, 2B per step. Ours batches rows by
 length; TRL pads each random batch to its longest row (a third run uses TRL with group_by_length sampling).
 BERT tokenizers have no EOS token, so TRL gets pre-tokenized ``chosen_ids``/``rejected_ids``.
@@ -133,7 +133,7 @@ def run_trl(prefs: list[tuple[dict, dict]], args, group_by_length: bool) -> dict
     config = RewardConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=args.batch_size,
                           max_steps=args.warmup + args.steps, learning_rate=3e-5, report_to="none", save_strategy="no",
                           logging_steps=10_000, use_cpu=True, bf16=False, max_length=None, disable_tqdm=True,
-                          disable_dropout=False,  # same work per step as ours (dropout on)
+                          disable_dropout=True,  # TRL's default, as ours (model.rm.disable_dropout)
                           dataloader_num_workers=0, seed=0, remove_unused_columns=not group_by_length,
                           train_sampling_strategy="group_by_length" if group_by_length else "random")
     model = load_sequence_classifier(args.model, num_labels=1)

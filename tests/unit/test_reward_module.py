@@ -85,6 +85,14 @@ def test_overfits_a_handful_of_pairs(tmp_path):
     assert torch.equal(predicted, batch["labels"])
 
 
+@pytest.mark.parametrize("disable", [True, False])
+def test_disable_dropout_sets_every_dropout_to_zero(disable):
+    module = make_module(model_name="embedded:minilm", disable_dropout=disable)
+    module.configure_model()
+    rates = {layer.p for layer in module.model.modules() if isinstance(layer, torch.nn.Dropout)}
+    assert rates == ({0.0} if disable else {0.1}) and module.model.training
+
+
 def test_one_label_head_trains_with_bce(tmp_path):
     module, data = make_module(num_labels=1), make_data(tmp_path, n_groups=2)
     cpu_trainer(max_steps=2).fit(module, datamodule=data)

@@ -137,6 +137,8 @@ class RewardLitModule(pl.LightningModule):
         warmup_ratio: fraction of the optimizer steps used for warmup.
         lora: peft ``LoraConfig`` keyword arguments, or None for full fine-tuning.
         gradient_checkpointing: recompute activations in backward (less memory, ~30% slower).
+        disable_dropout: set every dropout probability of the backbone to 0 (as reward-model trainers usually
+            do; on CPU it also keeps attention on SDPA's fused kernel, ~30% faster steps).
         attn_implementation: transformers attention backend (``sdpa``, ``eager``, ``flash_attention_2``).
         dtype: weight dtype to load (None: float32; mixed precision comes from the trainer).
         trust_remote_code: allow custom model code from the checkpoint.
@@ -145,7 +147,7 @@ class RewardLitModule(pl.LightningModule):
     def __init__(self, model_name: str, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None = None, num_labels: int = 2, template: str = "paper",
                  warmup_ratio: float = 0.0, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
-                 attn_implementation: str | None = "sdpa", dtype: str | None = None, trust_remote_code: bool = False):
+                 disable_dropout: bool = True, attn_implementation: str | None = "sdpa", dtype: str | None = None, trust_remote_code: bool = False):
         super().__init__()
         if num_labels not in OBJECTIVES:
             raise ConfigError("model.rm.num_labels", f"must be one of {sorted(OBJECTIVES)}, got {num_labels}")
@@ -181,6 +183,10 @@ class RewardLitModule(pl.LightningModule):
         model = load_sequence_classifier(hp.model_name, num_labels=hp.num_labels, trust_remote_code=hp.trust_remote_code, **kwargs)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = self.tokenizer.pad_token_id
+        if hp.disable_dropout:
+            for layer in model.modules():
+                if isinstance(layer, nn.Dropout):
+                    layer.p = 0.0
         if hp.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hp.lora:
