@@ -217,7 +217,8 @@ def test_experiments_compose_with_their_recipes(make_cfg):
     seven = make_cfg(["+experiment=rm_qwen7b"])
     assert seven.model.rm.model_name == "Qwen/Qwen2.5-7B-Instruct" and seven.model.rm.num_labels == 2
     assert seven.model.rm.optimizer.lr == 5e-6 and seven.trainer.max_epochs == 3
-    assert (seven.data.batch_size, seven.trainer.accumulate_grad_batches) == (1, 8)
+    effective = seven.data.batch_size * seven.trainer.accumulate_grad_batches * seven.trainer.devices
+    assert effective == 8  # the recipe's effective batch
     assert seven.trainer.strategy.stage == 2 and seven.trainer.precision == "bf16-mixed"
     small = make_cfg(["+experiment=rm_qwen1_5b", "model/rm=qwen2_5_7b"])
     assert small.model.rm.model_name == "Qwen/Qwen2.5-7B-Instruct"  # model/rm overrides from the CLI
