@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m wrl_lightning.requirements.nltk_data
 	touch $(STAMP)
 
-demo: setup  ## run the embedded default job and print where its results, table and plots are
+demo: setup  ## the embedded WRL pipeline (pairs -> RM -> WEval vs baselines); prints where results, table and plots are
 	$(OFFLINE) $(BIN)/python -m wrl_lightning +experiment=demo
 
 test: setup  ## the CPU test suite (no slow/gpu/deepspeed tests)

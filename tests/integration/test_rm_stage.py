@@ -69,10 +69,11 @@ class _StopAfterFirstEpoch(pl.Callback):
         trainer.should_stop = True
 
 
-@pytest.mark.parametrize("model", ["tiny", pytest.param("minilm", marks=pytest.mark.slow)])  # minilm: with dropout
+@pytest.mark.parametrize("model", ["tiny", pytest.param("minilm", marks=pytest.mark.slow)])
 def test_resume_from_last_matches_an_uninterrupted_run(make_cfg, toy_file, tmp_path, monkeypatch, model):
     resolve_model_path("embedded:tiny-qwen2")  # built (and its seeding done) before either run starts
-    overrides = [*TINY_RUN, f"model/rm={model}", f"data.input={toy_file}", "trainer.max_epochs=2", "trainer.min_epochs=1"]
+    overrides = [*TINY_RUN, f"model/rm={model}", f"data.input={toy_file}", "trainer.max_epochs=2", "trainer.min_epochs=1",
+                 "model.rm.disable_dropout=false"]  # dropout on: resume must restore the RNG states too
     straight = run_stage(make_cfg(overrides, tmp_path / "straight"))
 
     build = rm_stage.build_callbacks
