@@ -85,17 +85,6 @@ def test_overfits_a_handful_of_pairs(tmp_path):
     assert torch.equal(predicted, batch["labels"])
 
 
-@pytest.mark.parametrize(("model_name", "head"), [(TINY, {"model.score.weight"}),
-                                                  ("embedded:minilm", {"model.classifier.weight", "model.classifier.bias"})])
-def test_head_lr_puts_the_head_alone_in_its_own_group(model_name, head):
-    module = make_module(model_name=model_name, lr=1e-5, head_lr=1e-3)
-    module.configure_model()
-    groups = module.configure_optimizers().param_groups
-    names = {id(p): name for name, p in module.named_parameters()}
-    assert {names[id(p)] for p in groups[-1]["params"]} == head and groups[-1]["lr"] == 1e-3
-    assert all(g["lr"] == 1e-5 for g in groups[:-1]) and sum(len(g["params"]) for g in groups) == len(names)
-
-
 @pytest.mark.parametrize("disable", [True, False])
 def test_disable_dropout_sets_every_dropout_to_zero(disable):
     module = make_module(model_name="embedded:minilm", disable_dropout=disable)

@@ -115,27 +115,14 @@ def _zero3_hook(trainer: Any) -> Any:
     return HfDeepSpeedConfig(config)
 
 
-def _head_parameters(model: nn.Module, num_labels: int) -> set[int]:
-    """ids of the classification head's parameters: the linear layers that output the ``num_labels`` logits."""
-    return {id(param) for layer in model.modules() if isinstance(layer, nn.Linear) and layer.out_features == num_labels
-            for param in layer.parameters()}
-
-
-def _param_groups(model: nn.Module, num_labels: int, head_lr: float | None) -> list[dict[str, Any]]:
-    """Trainable parameters; biases and norm weights get no weight decay (ZeRO-3: judged by the full shape);
-    with ``head_lr`` the freshly initialised head gets its own learning rate."""
-    head = _head_parameters(model, num_labels) if head_lr is not None else set()
-    decay, no_decay, head_params = [], [], []
+def _param_groups(model: nn.Module) -> list[dict[str, Any]]:
+    """Trainable parameters; biases and norm weights get no weight decay (ZeRO-3: judged by the full shape)."""
+    decay, no_decay = [], []
     for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if id(param) in head:
-            head_params.append(param)
-        else:
+        if param.requires_grad:
             ndim = len(getattr(param, "ds_shape", param.shape))
             (no_decay if ndim < 2 or "norm" in name.lower() else decay).append(param)
-    groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return groups + ([{"params": head_params, "lr": head_lr}] if head_params else [])
+    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 class RewardLitModule(pl.LightningModule):
@@ -148,8 +135,6 @@ class RewardLitModule(pl.LightningModule):
         num_labels: 2 (paper: cross-entropy, P(label 1)) or 1 (BCE, sigmoid).
         template: RM template name or format string; stored in the exported checkpoint.
         warmup_ratio: fraction of the optimizer steps used for warmup.
-        head_lr: learning rate of the new classification head (None: the optimizer's). A random head moves
-            too little at a fine-tuning LR to leave the chance-level loss in a short run.
         lora: peft ``LoraConfig`` keyword arguments, or None for full fine-tuning.
         gradient_checkpointing: recompute activations in backward (less memory, ~30% slower).
         disable_dropout: set every dropout probability of the backbone to 0 (as reward-model trainers usually
@@ -161,7 +146,7 @@ class RewardLitModule(pl.LightningModule):
 
     def __init__(self, model_name: str, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None = None, num_labels: int = 2, template: str = "paper",
-                 warmup_ratio: float = 0.0, head_lr: float | None = None, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
+                 warmup_ratio: float = 0.0, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
                  disable_dropout: bool = True, attn_implementation: str | None = "sdpa", dtype: str | None = None, trust_remote_code: bool = False):
         super().__init__()
         if num_labels not in OBJECTIVES:
@@ -250,7 +235,7 @@ class RewardLitModule(pl.LightningModule):
         self.val_loss.reset()
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=_param_groups(self, self.hparams.num_labels, self.hparams.head_lr))
+        optimizer = self.optimizer_factory(params=_param_groups(self))
         if self.scheduler_factory is None:
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
