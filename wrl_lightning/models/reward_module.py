@@ -147,7 +147,8 @@ class RewardLitModule(pl.LightningModule):
     def __init__(self, model_name: str, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None = None, num_labels: int = 2, template: str = "paper",
                  warmup_ratio: float = 0.0, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
-                 disable_dropout: bool = True, attn_implementation: str | None = "sdpa", dtype: str | None = None, trust_remote_code: bool = False):
+                 disable_dropout: bool = True, attn_implementation: str | None = "sdpa", dtype: str | None = None,
+                 trust_remote_code: bool = False):
         super().__init__()
         if num_labels not in OBJECTIVES:
             raise ConfigError("model.rm.num_labels", f"must be one of {sorted(OBJECTIVES)}, got {num_labels}")
