@@ -23,7 +23,7 @@ def _check_outputs(out, metrics: dict) -> None:
 def test_pipeline_runs_every_step_on_held_out_groups(make_cfg, tmp_path, capsys):
     out = tmp_path / "run"
     cfg = make_cfg(["stage=pipeline", "pipeline.logger=none", 'pipeline.pairs=["pairs.limit=12"]',
-                    'pipeline.rm=["model/rm=tiny","trainer=cpu","trainer.max_steps=3","data.max_length=128","callbacks.progress_bar=null"]'],
+                    'pipeline.rm=["stage=rm","trainer=cpu","trainer.max_steps=3","data.max_length=128","callbacks.progress_bar=null"]'],
                    out)
     metrics = run_stage(cfg)
     _check_outputs(out, metrics)
