@@ -140,6 +140,18 @@ def test_export_reloads_unchanged_with_the_same_scores(tmp_path):
     assert scored.scores == pytest.approx(means, abs=1e-5)
 
 
+def test_rm_scorer_cuts_inputs_at_the_trained_length(tmp_path):
+    from wrl_lightning.scoring.rm import DEFAULT_MAX_LENGTH, RMScorer
+
+    module = make_module()
+    module.configure_model()
+    plain = export_hf(module.plain_model(), module.tokenizer, tmp_path / "plain", module.template, "p1")
+    trained = export_hf(module.plain_model(), module.tokenizer, tmp_path / "trained", module.template, "p1", meta={"max_length": 96})
+    assert RMScorer(str(trained)).backend.max_length == 96
+    assert RMScorer(str(trained), max_length=64).backend.max_length == 64  # an explicit value wins
+    assert RMScorer(str(plain)).backend.max_length == DEFAULT_MAX_LENGTH
+
+
 def test_lora_trains_adapters_and_exports_merged(tmp_path):
     pytest.importorskip("peft")
     module = make_module(lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]})

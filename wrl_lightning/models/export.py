@@ -28,6 +28,8 @@ def export_hf(model: nn.Module, tokenizer, directory: str | Path, template: str,
     if dtype:
         model = model.to(getattr(torch, dtype))
     model.config.wrl_template = template
+    if meta and meta.get("max_length"):
+        model.config.wrl_max_length = int(meta["max_length"])  # scorers then cut inputs as in training
     model.config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)

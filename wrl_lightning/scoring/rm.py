@@ -20,6 +20,9 @@ from wrl_lightning.scoring.templates import RM_TEMPLATES, get_template
 
 log = logging.getLogger(__name__)
 
+#: RM input length when neither the config nor the checkpoint (``wrl_max_length``) gives one.
+DEFAULT_MAX_LENGTH = 512
+
 
 def _max_length(model, tokenizer, requested: int) -> int:
     """``requested`` clamped to what the model's positions allow."""
@@ -54,16 +57,20 @@ class _ClassifierScorer:
 class RMScorer(PerRequirementScorer):
     """Fine-grained classifier RM: P(label 1) per (response, requirement), mean per response.
 
-    ``template`` None uses the one stored in the checkpoint's config (``wrl_template``), else the paper's.
+    ``template`` None uses the one stored in the checkpoint's config (``wrl_template``), else the paper's;
+    ``max_length`` None the length it was trained with (``wrl_max_length``), else 512.
     ``head`` is ``p1`` for 2-label checkpoints, ``sigmoid`` for 1-label ones; ``round_decimals=3`` mimics
     the paper's server. Identical (response, requirement) texts are scored once.
     """
 
-    def __init__(self, model: str, template: str | None = None, head: str | None = None, max_length: int = 1024,
+    def __init__(self, model: str, template: str | None = None, head: str | None = None, max_length: int | None = None,
                  batch_size: int = 64, max_tokens: int | None = 16384, round_decimals: int | None = None,
                  trust_remote_code: bool = False, trainer: dict | None = None):
-        self.backend = _ClassifierScorer(model, head or "p1", batch_size, max_tokens, max_length, trust_remote_code, trainer)
+        self.backend = _ClassifierScorer(model, head or "p1", batch_size, max_tokens, max_length or DEFAULT_MAX_LENGTH,
+                                         trust_remote_code, trainer)
         config = self.backend.model.config
+        if max_length is None and getattr(config, "wrl_max_length", None):
+            self.backend.max_length = _max_length(self.backend.model, self.backend.tokenizer, config.wrl_max_length)
         if head is None and config.num_labels == 1:
             self.backend.head = "sigmoid"
         self.template = get_template(RM_TEMPLATES, template or getattr(config, "wrl_template", None) or "paper", "scorer.template")
