@@ -1,8 +1,9 @@
 """RM training throughput: RewardLitModule (Lightning) vs TRL's RewardTrainer, side by side in one run.
 
 Same backbone (MiniLM by default), same token rows (the paper's template, responses cut to --max-length),
-same sequences per optimizer step, dropout off in both (both trainers' default): TRL trains preference pairs (chosen, rejected) of one requirement, B pairs
-= 2B sequences per step; ours trains the same sequences as labelled rows, 2B per step. Ours batches rows by
+same sequences per optimizer step, dropout off in both (both trainers' default): TRL trains preference
+pairs (chosen, rejected) of one requirement, B pairs = 2B sequences per step; ours trains the same
+sequences as labelled rows, 2B per step. Ours batches rows by
 length; TRL pads each random batch to its longest row (a third run uses TRL with group_by_length sampling).
 BERT tokenizers have no EOS token, so TRL gets pre-tokenized ``chosen_ids``/``rejected_ids``.
 
