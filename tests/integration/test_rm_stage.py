@@ -112,7 +112,6 @@ def _cli(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-@pytest.mark.slow
 def test_ddp_on_two_cpu_processes(toy_file, tmp_path):
     out = tmp_path / "ddp"
     done = _cli([*TINY_RUN, "strategy=ddp", "trainer.devices=2", f"data.input={toy_file}", f"paths.output_dir={out}",
