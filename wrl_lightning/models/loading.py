@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.utils.registry import registrar
 
 #: Embedded models that ship inside PyPI packages: alias -> function returning a local HF folder.
 EMBEDDED: dict[str, Callable[[], str]] = {}
@@ -17,14 +18,8 @@ EMBEDDED: dict[str, Callable[[], str]] = {}
 _ALIAS_MODULES = ("wrl_lightning.models.tiny", "wrl_lightning.generation.embedded")
 
 
-def register_embedded(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
-    """Decorator adding an ``embedded:NAME`` model alias."""
-
-    def add(function: Callable[[], str]) -> Callable[[], str]:
-        EMBEDDED[name] = function
-        return function
-
-    return add
+#: ``@register_embedded("NAME")`` adds an ``embedded:NAME`` model alias.
+register_embedded = registrar(EMBEDDED)
 
 
 @register_embedded("minilm")
