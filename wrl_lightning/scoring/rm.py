@@ -33,7 +33,7 @@ def _max_length(model, tokenizer, requested: int) -> int:
 class _ClassifierScorer:
     """Loads a tokenizer + sequence classifier once and predicts scores for token rows."""
 
-    def __init__(self, model: str, head: str, batch_size: int, max_tokens: int | None, max_length: int,
+    def __init__(self, model: str, head: str, batch_size: int, max_tokens: int | None, max_length: int | None,
                  trust_remote_code: bool, trainer: dict | None):
         self.tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code)
         ensure_pad_token(self.tokenizer)
@@ -41,7 +41,8 @@ class _ClassifierScorer:
         if self.model.config.pad_token_id is None:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.head, self.batch_size, self.max_tokens = head, batch_size, max_tokens
-        self.max_length = _max_length(self.model, self.tokenizer, max_length)
+        trained = getattr(self.model.config, "wrl_max_length", None)  # set by exports of stage=rm
+        self.max_length = _max_length(self.model, self.tokenizer, max_length or trained or DEFAULT_MAX_LENGTH)
         self.trainer_kwargs = dict(trainer or {})
         self.stats: dict[str, float] = {}
 
@@ -66,11 +67,8 @@ class RMScorer(PerRequirementScorer):
     def __init__(self, model: str, template: str | None = None, head: str | None = None, max_length: int | None = None,
                  batch_size: int = 64, max_tokens: int | None = 16384, round_decimals: int | None = None,
                  trust_remote_code: bool = False, trainer: dict | None = None):
-        self.backend = _ClassifierScorer(model, head or "p1", batch_size, max_tokens, max_length or DEFAULT_MAX_LENGTH,
-                                         trust_remote_code, trainer)
+        self.backend = _ClassifierScorer(model, head or "p1", batch_size, max_tokens, max_length, trust_remote_code, trainer)
         config = self.backend.model.config
-        if max_length is None and getattr(config, "wrl_max_length", None):
-            self.backend.max_length = _max_length(self.backend.model, self.backend.tokenizer, config.wrl_max_length)
         if head is None and config.num_labels == 1:
             self.backend.head = "sigmoid"
         self.template = get_template(RM_TEMPLATES, template or getattr(config, "wrl_template", None) or "paper", "scorer.template")
