@@ -25,11 +25,25 @@ import torch
 from wrl_lightning.data.datamodules import group_key, split_keys
 from wrl_lightning.data.pair_sources import load_pairs
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
-from wrl_lightning.scoring.base import assemble_group_scores
+from wrl_lightning.scoring.base import PerRequirementScorer
 from wrl_lightning.scoring.templates import RM_TEMPLATES
 from wrl_lightning.weval.metrics import evaluate
 
 KEYS = ("kendall_tau", "position_consistency", "exact_match")
+
+
+class PlainScorer(PerRequirementScorer):
+    """The plain loop's own scoring: fixed batches of 32 in input order, tail truncation, P(label 1)."""
+
+    def __init__(self, model, encode, template: str):
+        self.model, self.encode, self.template = model.eval(), encode, template
+
+    @torch.inference_mode()
+    def score_items(self, groups, items) -> list[float]:
+        texts = [self.template.format(response=groups[g].responses[r].text, requirement=groups[g].requirements[q].text)
+                 for g, r, q in items]
+        return [p for start in range(0, len(texts), 32)
+                for p in self.model(**self.encode(texts[start:start + 32])).logits.softmax(-1)[:, 1].tolist()]
 
 
 def plain_loop(train_pairs, groups, args) -> dict:
@@ -51,15 +65,7 @@ def plain_loop(train_pairs, groups, args) -> dict:
             optimizer.step()
             optimizer.zero_grad()
         print(f"plain loop: epoch {epoch + 1} done", flush=True)
-    model.eval()
-    items = [(g, r, q) for g, group in enumerate(groups) for r in range(len(group.responses)) for q in group.requirement_indices(r)]
-    values: list[float] = []
-    with torch.inference_mode():
-        for start in range(0, len(items), 32):
-            texts = [template.format(response=groups[g].responses[r].text, requirement=groups[g].requirements[q].text)
-                     for g, r, q in items[start:start + 32]]
-            values += model(**encode(texts)).logits.softmax(-1)[:, 1].tolist()
-    metrics, _ = evaluate(groups, assemble_group_scores(groups, items, values), ties="random", seed=args.seed)
+    metrics, _ = evaluate(groups, PlainScorer(model, encode, template).score(groups), ties="random", seed=args.seed)
     return metrics
 
 
