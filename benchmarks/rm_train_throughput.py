@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from wrl_lightning.data.datamodules import CHARS_PER_TOKEN, PairDataModule
-from wrl_lightning.data.pair_sources import load_pairs
 from wrl_lightning.models.loading import load_sequence_classifier
+from wrl_lightning.models.pair_sources import load_pairs
+from wrl_lightning.models.rm_data import CHARS_PER_TOKEN, PairDataModule
 from wrl_lightning.models.rm_inputs import encode_pairs, padding_efficiency
-from wrl_lightning.scoring.templates import RM_TEMPLATES
+from wrl_lightning.models.templates import RM_TEMPLATES
 
 
 def preference_pairs(path: str, fmt: str, groups: int) -> list[tuple[dict, dict]]:

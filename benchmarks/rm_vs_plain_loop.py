@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from wrl_lightning.data.datamodules import group_key, split_keys
-from wrl_lightning.data.pair_sources import load_pairs
+from wrl_lightning.data.split import split_keys
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
+from wrl_lightning.models.pair_sources import load_pairs
+from wrl_lightning.models.rm_data import group_key
+from wrl_lightning.models.templates import RM_TEMPLATES
 from wrl_lightning.scoring.base import PerRequirementScorer
-from wrl_lightning.scoring.templates import RM_TEMPLATES
 from wrl_lightning.weval.metrics import evaluate
 
 KEYS = ("kendall_tau", "position_consistency", "exact_match")
@@ -95,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     source = load_pairs(args.input, "levels")
-    train_keys, val_keys = split_keys([group_key(p) for p in source.pairs], args.val_fraction, None, args.seed)
+    train_keys, val_keys = split_keys([group_key(p) for p in source.pairs], args.val_fraction, args.seed)
     train_pairs = [p for p in source.pairs if group_key(p) in train_keys]
     groups = [g for g in source.groups if g.group_id in val_keys]
     print(f"{len(train_keys)} training groups ({len(train_pairs)} pairs), {len(groups)} held-out WEval groups", flush=True)

@@ -23,8 +23,8 @@ from rich.table import Table  # noqa: E402
 
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer  # noqa: E402
 from wrl_lightning.models.rm_inputs import ensure_pad_token, pad_batch, padding_efficiency  # noqa: E402
+from wrl_lightning.models.templates import RM_TEMPLATES  # noqa: E402
 from wrl_lightning.scoring.rm import RMScorer  # noqa: E402
-from wrl_lightning.scoring.templates import RM_TEMPLATES  # noqa: E402
 from wrl_lightning.utils.resolvers import BUILTIN_DIR  # noqa: E402
 from wrl_lightning.weval.importers import load_groups  # noqa: E402
 

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from tests.unit.test_generators import FakeOpenAI, one_thread  # noqa: F401  (fixture)
-from wrl_lightning.data.io import iter_rows, write_jsonl
-from wrl_lightning.data.pair_sources import load_pairs
+from wrl_lightning.data.io import iter_rows
 from wrl_lightning.data.records import Where, group_from_row
 from wrl_lightning.errors import ConfigError, RecordError
+from wrl_lightning.models.pair_sources import load_pairs
+from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.run import run_stage
 
 PROMPTS = [

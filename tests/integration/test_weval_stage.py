@@ -11,7 +11,7 @@ import torch
 
 from tests.conftest import REPO
 from tests.unit.test_weval_importers import canonical_group, reference_rows
-from wrl_lightning.data.io import write_jsonl
+from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.run import run_stage
 from wrl_lightning.weval.importers import load_groups
 
@@ -79,7 +79,7 @@ def _direct_p1(model_dir, template, pairs, max_length):
 
 @pytest.mark.parametrize("model", ["embedded:minilm", "embedded:tiny-qwen2"])
 def test_rm_scorer_batched_equals_one_at_a_time(make_cfg, groups_file, tmp_path, saved_classifier, model):
-    from wrl_lightning.scoring.templates import RM_TEMPLATES
+    from wrl_lightning.models.templates import RM_TEMPLATES
 
     model = saved_classifier(model)
     out = tmp_path / "out"
@@ -98,7 +98,7 @@ def test_rm_scorer_batched_equals_one_at_a_time(make_cfg, groups_file, tmp_path,
 def test_rm_scorer_truncation_keeps_requirement(tiny_model_dir):
     from wrl_lightning.models.loading import load_tokenizer
     from wrl_lightning.models.rm_inputs import encode_pairs
-    from wrl_lightning.scoring.templates import RM_TEMPLATES
+    from wrl_lightning.models.templates import RM_TEMPLATES
 
     tokenizer = load_tokenizer("embedded:minilm")
     requirement = "End the letter with the exact phrase 'see you soon'."

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from wrl_lightning.data.records import Requirement, Where
+from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import RecordError
 from wrl_lightning.requirements.checkers import (
     CHECKERS,
@@ -16,7 +17,6 @@ from wrl_lightning.requirements.checkers import (
     make_requirement,
     validate_requirement,
 )
-from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
 
 #: Valid kwargs for every registered checker (a new checker must be added here).
 SAMPLE_KWARGS: dict[str, dict] = {

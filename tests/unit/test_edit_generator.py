@@ -7,14 +7,14 @@ import json
 import pytest
 
 from tests.unit.test_checkers import SAMPLE_KWARGS
-from wrl_lightning.data.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.data.records import Requirement, Where, group_from_row
+from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import RecordError, WrlError
 from wrl_lightning.generation.base import GenerationRequest
 from wrl_lightning.generation.edit import PLANS, EditGenerator, as_request
 from wrl_lightning.generation.edit_text import topic_of
 from wrl_lightning.requirements.checkers import CHECKERS, check_requirement, make_requirement
-from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
+from wrl_lightning.requirements.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.utils.resolvers import BUILTIN_DIR
 
 PROMPT = "Write a short article about a quiet harbour town in winter."
@@ -134,7 +134,7 @@ def test_prompt_loader_names_bad_rows(tmp_path):
 
 
 def test_weval_demo_labels_are_true_and_reproducible():
-    from wrl_lightning.data.build_builtin import build_group, round_robin
+    from wrl_lightning.pairs.build_builtin import build_group, round_robin
 
     rows = [json.loads(line) for line in (BUILTIN_DIR / "weval_demo.jsonl").read_text().splitlines()]
     groups = [group_from_row(row, Where("weval_demo.jsonl", i + 1)) for i, row in enumerate(rows)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wrl_lightning.data.io import write_json, write_jsonl
+from wrl_lightning.utils.files import write_json, write_jsonl
 
 
 def test_failed_write_keeps_previous_file(tmp_path):

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from wrl_lightning.data import datamodules
-from wrl_lightning.data.datamodules import (
+from wrl_lightning.data.records import Pair, Requirement
+from wrl_lightning.data.split import split_keys
+from wrl_lightning.errors import ConfigError, RecordError
+from wrl_lightning.models import rm_data
+from wrl_lightning.models.pair_sources import PAIR_SOURCES, load_pairs
+from wrl_lightning.models.rm_data import (
     TYPE_NAMES,
     LengthGroupedBatchSampler,
     PairDataModule,
-    split_keys,
 )
-from wrl_lightning.data.pair_sources import PAIR_SOURCES, load_pairs
-from wrl_lightning.data.records import Pair, Requirement
-from wrl_lightning.errors import ConfigError, RecordError
 
 WORDS = ["lantern", "ocean", "harbor", "meadow", "river", "falcon", "copper", "violet"]
 
@@ -81,10 +81,10 @@ def test_canonical_groups_need_kept_flags(tmp_path):
 
 def test_split_is_by_group_and_seeded():
     keys = [f"g{i}" for i in range(10) for _ in range(3)]
-    train, val = split_keys(keys, 0.3, None, seed=1)
+    train, val = split_keys(keys, 0.3, seed=1)
     assert len(val) == 3 and len(train) == 7 and not train & val
-    assert split_keys(keys, 0.3, None, seed=1) == (train, val)
-    train, val = split_keys(keys, 0.5, 4, seed=1)
+    assert split_keys(keys, 0.3, seed=1) == (train, val)
+    train, val = split_keys(keys, 0.5, seed=1, max_keys=4)
     assert len(train) == 2 and len(val) == 2
 
 
@@ -96,7 +96,7 @@ def test_batch_sampler_shards_evenly(monkeypatch):
     assert list(sampler) != first and sorted(map(tuple, list(sampler))) == sorted(map(tuple, first))
     seen = []
     for rank in range(2):
-        monkeypatch.setattr(datamodules, "_rank_and_world", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(rm_data, "_rank_and_world", lambda rank=rank: (rank, 2))
         drop = list(LengthGroupedBatchSampler(lengths, 2, shuffle=True, seed=3, even="drop"))
         pad = list(LengthGroupedBatchSampler(lengths, 2, shuffle=False, even="pad"))
         assert len(drop) == 3 and len(pad) == 3

@@ -6,8 +6,6 @@ import random
 
 import pytest
 
-from wrl_lightning.data.io import write_jsonl
-from wrl_lightning.data.prompts import PromptRecord, load_prompt_file
 from wrl_lightning.data.records import Pair, Requirement
 from wrl_lightning.errors import RecordError
 from wrl_lightning.generation.base import GenerationRequest, Generator
@@ -17,6 +15,8 @@ from wrl_lightning.pairs.split import split_by_prompt
 from wrl_lightning.pairs.stats import noise_stats, pair_stats
 from wrl_lightning.pairs.strategies import STRATEGIES, mask_key
 from wrl_lightning.pairs.verify import drop_noisy, verify_pairs
+from wrl_lightning.requirements.prompts import PromptRecord, load_prompt_file
+from wrl_lightning.utils.files import write_jsonl
 
 T, F = True, False
 WORDS = {"text": "Use the word lantern.", "type": "lexical", "checker": "writing:required_words", "kwargs": {"words": ["lantern"]}}

@@ -14,12 +14,14 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from wrl_lightning.data.datamodules import TYPE_NAMES, PairDataModule
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.export import EXPORT_META, export_hf
 from wrl_lightning.models.loading import resolve_model_path
 from wrl_lightning.models.reward_module import OBJECTIVES, RewardLitModule, TypedBinaryMetrics
-from wrl_lightning.stages.rm import check_offload_optimizer, resolve_ckpt_path, resolve_precision
+from wrl_lightning.models.rm_data import TYPE_NAMES, PairDataModule
+from wrl_lightning.training.checkpoints import resolve_ckpt_path
+from wrl_lightning.training.deepspeed import check_offload_optimizer
+from wrl_lightning.training.precision import resolve_precision
 
 TINY = "embedded:tiny-qwen2"
 STRATEGIES = ["auto", "ddp", "deepspeed_z2", "deepspeed_z2_offload", "deepspeed_z3", "deepspeed_z3_offload"]
@@ -204,11 +206,14 @@ def test_strategies_compose_and_construct(make_cfg, name):
         assert type(strategy).__name__ == "DDPStrategy" if name == "ddp" else strategy == "auto"
 
 
-def test_offload_needs_deepspeed_cpu_adam(make_cfg):
-    with pytest.raises(ConfigError, match="DeepSpeedCPUAdam"):
-        check_offload_optimizer(make_cfg(["stage=rm", "strategy=deepspeed_z3_offload"]))
-    check_offload_optimizer(make_cfg(["stage=rm", "strategy=deepspeed_z2_offload",
-                                      "model.rm.optimizer._target_=deepspeed.ops.adam.DeepSpeedCPUAdam"]))
+def test_offload_needs_deepspeed_cpu_adam(make_cfg, tmp_path):
+    from wrl_lightning.stages import rm as rm_stage
+
+    cfg = make_cfg(["stage=rm", "strategy=deepspeed_z3_offload", f"paths.output_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="model.rm.optimizer._target_.*DeepSpeedCPUAdam"):
+        rm_stage.run(cfg)  # refused before any model or data is loaded
+    check_offload_optimizer(True, "deepspeed.ops.adam.DeepSpeedCPUAdam", "model.rm.optimizer._target_")
+    check_offload_optimizer(False, "torch.optim.AdamW", "model.rm.optimizer._target_")
 
 
 def test_precision_and_checkpoint_resolution(tmp_path):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from wrl_lightning.data.io import write_jsonl
 from wrl_lightning.errors import ConfigError, RecordError
+from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.weval.importers import infer_group_size, load_groups
 
 

@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import kendalltau
 
 from wrl_lightning.data.records import Requirement, Response, WEvalGroup
+from wrl_lightning.data.scores import GroupScores
 from wrl_lightning.errors import RecordError
-from wrl_lightning.scoring.base import GroupScores
 from wrl_lightning.scoring.heuristic import PrecomputedScorer
 from wrl_lightning.weval.importers import load_groups
 from wrl_lightning.weval.metrics import evaluate, group_metrics

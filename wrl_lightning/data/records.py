@@ -10,8 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wrl_lightning.data.taxonomy import CATEGORIES, REQUIREMENT_TYPES
 from wrl_lightning.errors import RecordError
-from wrl_lightning.requirements.taxonomy import CATEGORIES, REQUIREMENT_TYPES
 
 
 @dataclass
@@ -169,6 +169,15 @@ def requirement_from_obj(obj: Any, where: Where, key: str) -> Requirement:
     return Requirement(text=text, type=req_type, checker=checker, kwargs=kwargs)
 
 
+def parse_meta(value: Any, where: Where, key: str) -> dict[str, Any]:
+    """An optional ``meta`` object (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise where.error(key, f"expected an object, got {type(value).__name__}")
+    return value
+
+
 def parse_score(value: Any, where: Where, key: str) -> float:
     """A finite number (bools rejected)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -207,7 +216,7 @@ def _response_from_obj(obj: Any, where: Where, key: str, n_requirements: int) ->
         kept=kept,
         score=None if score is None else parse_score(score, where, f"{key}.score"),
         scored_on=scored_on,
-        meta=obj.get("meta") or {},
+        meta=parse_meta(obj.get("meta"), where, f"{key}.meta"),
     )
 
 
@@ -253,5 +262,5 @@ def pair_from_row(row: dict[str, Any], where: Where) -> Pair:
         source=str(row.get("source") or "unknown"),
         category=check_category(row.get("category"), where),
         verified=verified,
-        meta=row.get("meta") or {},
+        meta=parse_meta(row.get("meta"), where, "meta"),
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wrl_lightning.data.records import Requirement
+from wrl_lightning.data.taxonomy import infer_category
 from wrl_lightning.errors import RecordError, WrlError
 from wrl_lightning.generation.base import GenerationRequest, Generator
 from wrl_lightning.generation.edit_text import (
@@ -40,7 +41,6 @@ from wrl_lightning.generation.edit_text import (
     topic_of,
 )
 from wrl_lightning.requirements.checkers import predicate
-from wrl_lightning.requirements.taxonomy import infer_category
 from wrl_lightning.requirements.writing_checkers import FIRST_PERSON
 
 log = logging.getLogger(__name__)

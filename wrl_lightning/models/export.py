@@ -1,4 +1,4 @@
-"""Export a trained RM as a plain HF folder; read weights back from Lightning / DeepSpeed checkpoints.
+"""Export a trained RM as a plain HF folder.
 
 The folder loads unchanged with ``AutoModelForSequenceClassification.from_pretrained`` (safetensors +
 tokenizer). The RM template is stored in the model config (``wrl_template``, which the ``rm`` scorer reads)
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from wrl_lightning.data.io import write_json
+from wrl_lightning.utils.files import write_json
 
 EXPORT_META = "wrl_rm.json"
 
@@ -38,23 +38,3 @@ def export_hf(model: nn.Module, tokenizer, directory: str | Path, template: str,
         shutil.rmtree(directory)
     tmp.replace(directory)
     return directory
-
-
-def consolidate_deepspeed(checkpoint_dir: str | Path, output_file: str | Path) -> Path:
-    """One fp32 Lightning checkpoint file from a (sharded) DeepSpeed checkpoint folder; the folder is kept."""
-    from pytorch_lightning.utilities.deepspeed import convert_zero_checkpoint_to_fp32_state_dict
-
-    convert_zero_checkpoint_to_fp32_state_dict(str(checkpoint_dir), str(output_file))
-    return Path(output_file)
-
-
-def checkpoint_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The LightningModule state dict of a ``.ckpt`` file, or of a DeepSpeed checkpoint folder (consolidated
-    into ``<folder>.fp32.pt`` beside it on first use)."""
-    path = Path(path)
-    if path.is_dir():
-        consolidated = path.with_name(path.name + ".fp32.pt")
-        if not consolidated.exists():
-            consolidate_deepspeed(path, consolidated)
-        path = consolidated
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]

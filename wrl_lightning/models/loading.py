@@ -15,7 +15,7 @@ from wrl_lightning.utils.registry import registrar
 #: Embedded models that ship inside PyPI packages: alias -> function returning a local HF folder.
 EMBEDDED: dict[str, Callable[[], str]] = {}
 #: Modules that register more aliases when imported (kept lazy: they import heavy libraries).
-_ALIAS_MODULES = ("wrl_lightning.models.tiny", "wrl_lightning.generation.embedded")
+_ALIAS_MODULES = ("wrl_lightning.models.tiny", "wrl_lightning.models.smollm2")
 
 
 #: ``@register_embedded("NAME")`` adds an ``embedded:NAME`` model alias.

@@ -23,12 +23,13 @@ from torchmetrics import Metric, MetricCollection
 from torchmetrics.aggregation import MeanMetric
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryCalibrationError, BinaryF1Score
 
+from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.models.heads import HEADS
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
 from wrl_lightning.models.rm_inputs import ensure_pad_token
-from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
-from wrl_lightning.scoring.sequence import HEADS
-from wrl_lightning.scoring.templates import RM_TEMPLATES, get_template
+from wrl_lightning.models.templates import RM_TEMPLATES, get_template
+from wrl_lightning.training.deepspeed import is_deepspeed
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Objective:
     """How a head of ``num_labels`` outputs is trained and read: loss(logits, labels) and a score head."""
 
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    head: str  # a key of scoring.sequence.HEADS (the scorer reads exported checkpoints the same way)
+    head: str  # a key of models.heads.HEADS (the scorer reads exported checkpoints the same way)
 
 
 #: Training objectives keyed by ``num_labels``.
@@ -115,6 +116,15 @@ def _zero3_hook(trainer: Any) -> Any:
     return HfDeepSpeedConfig(config)
 
 
+def load_dtype(trainer: Any) -> torch.dtype:
+    """The dtype to load trainable weights in: bf16 only where DeepSpeed's bf16 mode keeps fp32 master weights
+    itself (ZeRO's optimizer); float32 everywhere else, so AdamW's small updates are not rounded away."""
+    strategy = getattr(trainer, "strategy", None)
+    if is_deepspeed(strategy) and str(getattr(strategy.precision_plugin, "precision", "")).startswith("bf16"):
+        return torch.bfloat16
+    return torch.float32
+
+
 def _param_groups(model: nn.Module) -> list[dict[str, Any]]:
     """Trainable parameters; biases and norm weights get no weight decay (ZeRO-3: judged by the full shape)."""
     decay, no_decay = [], []
@@ -140,7 +150,10 @@ class RewardLitModule(pl.LightningModule):
         disable_dropout: set every dropout probability of the backbone to 0 (as reward-model trainers usually
             do; on CPU it also keeps attention on SDPA's fused kernel, ~30% faster steps).
         attn_implementation: transformers attention backend (``sdpa``, ``eager``, ``flash_attention_2``).
-        dtype: weight dtype to load (None: float32; mixed precision comes from the trainer).
+        dtype: weight dtype to load. None follows :func:`load_dtype`: float32 (the optimizer then updates fp32
+            master weights; mixed precision comes from ``trainer.precision``), except bf16 under a DeepSpeed
+            strategy with bf16 precision, whose engine keeps its own fp32 master copy. A bf16 checkpoint (Qwen2.5
+            ships bf16) is never trained in bf16 by accident.
         trust_remote_code: allow custom model code from the checkpoint.
     """
 
@@ -179,8 +192,7 @@ class RewardLitModule(pl.LightningModule):
         hp = self.hparams
         self._zero3 = _zero3_hook(self._trainer)
         kwargs = {"attn_implementation": hp.attn_implementation} if hp.attn_implementation else {}
-        if hp.dtype:
-            kwargs["dtype"] = getattr(torch, hp.dtype)
+        kwargs["dtype"] = getattr(torch, hp.dtype) if hp.dtype else load_dtype(self._trainer)
         model = load_sequence_classifier(hp.model_name, num_labels=hp.num_labels, trust_remote_code=hp.trust_remote_code, **kwargs)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = self.tokenizer.pad_token_id

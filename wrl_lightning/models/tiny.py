@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from wrl_lightning.models.loading import register_embedded
+from wrl_lightning.utils.files import cache_dir
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
@@ -91,5 +92,4 @@ def build_tiny(directory: str | Path, hidden_size: int = 64, layers: int = 2, vo
 @register_embedded("tiny-qwen2")
 def _tiny_qwen2() -> str:
     """A tiny random Qwen2 built once into the cache (for tests and quick dry runs)."""
-    cache = Path(os.environ.get("WRL_CACHE_DIR", Path.home() / ".cache" / "wrl_lightning"))
-    return str(build_tiny(cache / "tiny-qwen2"))
+    return str(build_tiny(cache_dir() / "tiny-qwen2"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from wrl_lightning.data.prompts import PromptRecord
 from wrl_lightning.data.records import Response, WEvalGroup
 from wrl_lightning.generation.base import GenerationRequest, Generator
 from wrl_lightning.pairs.strategies import STRATEGIES, Mask, mask_key
+from wrl_lightning.requirements.prompts import PromptRecord
 
 
 def plan_masks(records: list[PromptRecord], strategy: str, seed: int, subsets: int) -> dict[str, list[Mask]]:

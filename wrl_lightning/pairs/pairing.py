@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wrl_lightning.data.pair_sources import pairs_from_groups
 from wrl_lightning.data.records import Pair, WEvalGroup
+from wrl_lightning.models.pair_sources import pairs_from_groups
 from wrl_lightning.utils.registry import registrar
 
 Cell = tuple[int, int]

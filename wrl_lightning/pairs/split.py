@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+from wrl_lightning.data.split import split_keys
 
 
 def prompt_key(text: str) -> str:
@@ -15,10 +15,5 @@ def split_by_prompt(keys: dict[str, str], eval_fraction: float, seed: int) -> se
 
     At least one prompt goes to each side when ``0 < eval_fraction < 1`` and there are two or more prompts.
     """
-    prompts = sorted({prompt_key(text) for text in keys.values()})
-    random.Random(seed).shuffle(prompts)
-    n_eval = round(eval_fraction * len(prompts))
-    if 0 < eval_fraction < 1 and len(prompts) >= 2:
-        n_eval = min(max(n_eval, 1), len(prompts) - 1)
-    held_out = set(prompts[:n_eval])
+    _, held_out = split_keys((prompt_key(text) for text in keys.values()), eval_fraction, seed)
     return {group_id for group_id, text in keys.items() if prompt_key(text) in held_out}

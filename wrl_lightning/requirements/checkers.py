@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wrl_lightning.data.records import Requirement, Where
+from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import RecordError
-from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
 
 Kwargs = dict[str, Any]
 Predicate = Callable[[str], bool]

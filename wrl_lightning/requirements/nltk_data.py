@@ -13,16 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-from wrl_lightning.data.io import write_text
+from wrl_lightning.utils import files
 
 #: The four files NLTK's ``load_punkt_params`` reads.
 PUNKT_FILES = ("collocations.tab", "sent_starters.txt", "abbrev_types.txt", "ortho_context.tab")
-
-
-def default_cache_dir() -> Path:
-    """``$WRL_CACHE_DIR`` or ``~/.cache/wrl_lightning`` (the same default as ``paths.cache_dir``)."""
-    env = os.environ.get("WRL_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "wrl_lightning"
 
 
 def _tables() -> dict[str, str]:
@@ -42,12 +36,12 @@ def ensure_punkt_tab(cache_dir: str | os.PathLike | None = None) -> Path:
     """Make ``punkt_tab/english`` loadable by NLTK; returns the ``nltk_data`` root. Idempotent."""
     import nltk
 
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    root = Path(cache_dir) if cache_dir is not None else files.cache_dir()
     root = root / "nltk_data"
     folder = root / "tokenizers" / "punkt_tab" / "english"
     if not all((folder / name).is_file() for name in PUNKT_FILES):
         for name, text in _tables().items():
-            write_text(folder / name, text)
+            files.write_text(folder / name, text)
     if str(root) not in nltk.data.path:
         nltk.data.path.insert(0, str(root))
     return root

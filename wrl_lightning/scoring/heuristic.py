@@ -6,8 +6,9 @@ import random
 from collections.abc import Sequence
 
 from wrl_lightning.data.records import WEvalGroup
+from wrl_lightning.data.scores import GroupScores
 from wrl_lightning.errors import RecordError
-from wrl_lightning.scoring.base import GroupScores, Scorer
+from wrl_lightning.scoring.base import Scorer
 
 LENGTH_UNITS = {
     "words": lambda text: len(text.split()),

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.generation.base import GenerationRequest, Generator
+from wrl_lightning.models.templates import CRITIC_TEMPLATES, JUDGE_BINARY_TEMPLATES, get_template
 from wrl_lightning.scoring.base import PerRequirementScorer
-from wrl_lightning.scoring.templates import CRITIC_TEMPLATES, JUDGE_BINARY_TEMPLATES, get_template
 
 _THINK_END = re.compile(r"</think>\s*", re.DOTALL)
 

@@ -12,11 +12,12 @@ import logging
 from collections.abc import Sequence
 
 from wrl_lightning.data.records import WEvalGroup
+from wrl_lightning.data.scores import GroupScores
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
 from wrl_lightning.models.rm_inputs import encode_pairs, ensure_pad_token
-from wrl_lightning.scoring.base import GroupScores, PerRequirementScorer, Scorer
+from wrl_lightning.models.templates import RM_TEMPLATES, get_template
+from wrl_lightning.scoring.base import PerRequirementScorer, Scorer
 from wrl_lightning.scoring.sequence import predict_scores
-from wrl_lightning.scoring.templates import RM_TEMPLATES, get_template
 
 log = logging.getLogger(__name__)
 

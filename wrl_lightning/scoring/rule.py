@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wrl_lightning.data.records import WEvalGroup
+from wrl_lightning.data.scores import GroupScores, assemble_group_scores
 from wrl_lightning.errors import RecordError
-from wrl_lightning.scoring.base import GroupScores, Scorer, assemble_group_scores
+from wrl_lightning.scoring.base import Scorer
 
 
 class RuleScorer(Scorer):

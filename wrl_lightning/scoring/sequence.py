@@ -6,20 +6,15 @@ the batches, and the results are gathered back in input order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from wrl_lightning.models.heads import HEADS
 from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch, padding_efficiency
-
-#: Reductions of classifier logits to one score per row.
-HEADS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "p1": lambda logits: torch.softmax(logits, dim=-1)[:, 1],  # 2-label classifier: P(label 1)
-    "sigmoid": lambda logits: torch.sigmoid(logits[:, 0]),     # 1-label classifier trained with BCE
-    "logit": lambda logits: logits[:, 0],                        # scalar reward model
-}
+from wrl_lightning.training.precision import resolve_precision
 
 
 class _Batches(Dataset):
@@ -62,11 +57,6 @@ class SequenceScoringModule(pl.LightningModule):
         return batch.index, self.head(logits.float())
 
 
-def auto_precision() -> str:
-    """bf16 on a CUDA GPU, fp32 elsewhere (bf16 is far slower on CPUs)."""
-    return "bf16-mixed" if torch.cuda.is_available() else "32-true"
-
-
 def predict_scores(
     model: torch.nn.Module,
     rows: Sequence[list[int]],
@@ -81,7 +71,6 @@ def predict_scores(
     kwargs = {
         "accelerator": "auto",
         "devices": 1,
-        "precision": auto_precision(),
         "logger": False,
         "enable_checkpointing": False,
         "enable_model_summary": False,
@@ -89,8 +78,7 @@ def predict_scores(
         "use_distributed_sampler": False,
         **(trainer_kwargs or {}),
     }
-    if kwargs.get("precision") is None:
-        kwargs["precision"] = auto_precision()
+    kwargs["precision"] = resolve_precision(kwargs.get("precision"), str(kwargs["accelerator"]))
     trainer = pl.Trainer(**kwargs)
     outputs = trainer.predict(SequenceScoringModule(model.eval(), head), datamodule=_ShardedBatches(rows, batches, pad_id))
     outputs = _gather(outputs or [])

@@ -11,9 +11,9 @@ import logging
 
 from omegaconf import DictConfig
 
-from wrl_lightning.data.io import write_jsonl
 from wrl_lightning.requirements.ifeval_eval import MISSING_MODES, evaluate, read_inputs, read_responses
 from wrl_lightning.utils.config import require_choice, require_file
+from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.run import output_dir
 
 log = logging.getLogger(__name__)

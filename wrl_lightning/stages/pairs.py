@@ -16,8 +16,6 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from wrl_lightning.data.io import write_jsonl
-from wrl_lightning.data.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.generation.base import Generator
@@ -28,7 +26,9 @@ from wrl_lightning.pairs.split import split_by_prompt
 from wrl_lightning.pairs.stats import noise_stats, pair_stats, tokenizer_counter
 from wrl_lightning.pairs.strategies import STRATEGIES
 from wrl_lightning.pairs.verify import drop_noisy, verify_pairs
+from wrl_lightning.requirements.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.utils.config import require_choice, require_file, require_int
+from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.run import output_dir
 from wrl_lightning.weval.importers import load_groups
 

@@ -9,8 +9,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue, OmegaConfBaseException
 
-from wrl_lightning.data.io import write_text
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.utils.files import write_text
 
 
 def resolve_or_fail(cfg: DictConfig) -> None:

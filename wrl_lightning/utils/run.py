@@ -12,9 +12,9 @@ from typing import Any
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from wrl_lightning.data.io import write_json
 from wrl_lightning.errors import ConfigError, WrlError
 from wrl_lightning.utils.config import print_and_save_config, resolve_or_fail
+from wrl_lightning.utils.files import write_json
 
 log = logging.getLogger(__name__)
 

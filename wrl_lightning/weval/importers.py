@@ -29,8 +29,8 @@ from wrl_lightning.data.records import (
     parse_score,
     requirement_from_obj,
 )
+from wrl_lightning.data.taxonomy import infer_category, infer_requirement_type
 from wrl_lightning.errors import ConfigError, RecordError
-from wrl_lightning.requirements.taxonomy import infer_category, infer_requirement_type
 from wrl_lightning.utils.registry import registrar
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,11 @@ IMPORTERS: dict[str, Importer] = {}
 register_importer = registrar(IMPORTERS)
 
 
-def load_groups(path: str | Path, fmt: str, **options: Any) -> list[WEvalGroup]:
-    """Read WEval groups from ``path`` in format ``fmt`` (a key of :data:`IMPORTERS`)."""
+def load_groups(path: str | Path, fmt: str, key: str = "weval.format", **options: Any) -> list[WEvalGroup]:
+    """Read WEval groups from ``path`` in format ``fmt`` (a key of :data:`IMPORTERS`); ``key`` is the config
+    key the user set ``fmt`` with, named in errors."""
     if fmt not in IMPORTERS:
-        raise ConfigError("weval.format", f"unknown format {fmt!r} (known: {', '.join(sorted(IMPORTERS))})")
+        raise ConfigError(key, f"unknown format {fmt!r} (known: {', '.join(sorted(IMPORTERS))})")
     groups = IMPORTERS[fmt](Path(path), **options)
     if not groups:
         raise RecordError(str(path), None, "file", "holds no complete group")
@@ -166,9 +167,9 @@ def load_levels(path: Path, infer_types: bool = True, **_: Any) -> list[WEvalGro
     for group_id, members in groupby(sorted(rows, key=lambda item: str(item[1]["group_id"])), key=lambda item: str(item[1]["group_id"])):
         members = sorted(members, key=lambda item: item[1]["level"])
         where, first = members[0]
-        requirements = [requirement_from_obj(obj, where, f"requirements[{i}]") for i, obj in enumerate(first["requirements"] or [])]
-        if not requirements:
-            raise where.error("requirements", "expected a non-empty list")
+        if not isinstance(first["requirements"], list) or not first["requirements"]:
+            raise where.error("requirements", f"expected a non-empty list, got {type(first['requirements']).__name__}")
+        requirements = [requirement_from_obj(obj, where, f"requirements[{i}]") for i, obj in enumerate(first["requirements"])]
         size = len(requirements)
         responses = []
         for member_where, row in members:

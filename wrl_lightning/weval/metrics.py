@@ -21,8 +21,8 @@ import numpy as np
 from scipy.stats import bootstrap, kendalltau, rankdata
 
 from wrl_lightning.data.records import WEvalGroup
+from wrl_lightning.data.scores import GroupScores
 from wrl_lightning.errors import ConfigError, RecordError
-from wrl_lightning.scoring.base import GroupScores
 from wrl_lightning.utils.registry import registrar
 
 METRICS = ("kendall_tau", "position_consistency", "exact_match")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from wrl_lightning.data.io import atomic_path, write_jsonl, write_text
 from wrl_lightning.data.records import WEvalGroup
-from wrl_lightning.scoring.base import GroupScores
+from wrl_lightning.data.scores import GroupScores
+from wrl_lightning.utils.files import atomic_path, write_jsonl, write_text
 from wrl_lightning.weval.metrics import METRICS, GroupResult
 
 LABELS = {"kendall_tau": "Kendall τ", "position_consistency": "Position consistency", "exact_match": "Exact match"}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from wrl_lightning.data.io import iter_rows
 from wrl_lightning.data.records import Pair, WEvalGroup, Where, pair_from_row
+from wrl_lightning.data.taxonomy import infer_requirement_type
 from wrl_lightning.errors import ConfigError, RecordError
-from wrl_lightning.requirements.taxonomy import infer_requirement_type
 from wrl_lightning.utils.registry import registrar
 from wrl_lightning.weval.importers import load_groups
 

@@ -1,4 +1,4 @@
-"""Rebuild the embedded WEval demo groups: ``python -m wrl_lightning.data.build_builtin [--groups N]``.
+"""Rebuild the embedded WEval demo groups: ``python -m wrl_lightning.pairs.build_builtin [--groups N]``.
 
 For each embedded prompt with ``c`` requirements, the ``edit`` generator writes ``c`` responses; response
 ``k`` keeps the first ``k`` requirements and breaks the others, so its gold is ``k``. Every label is checked
@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import itertools
 
-from wrl_lightning.data.io import write_jsonl
-from wrl_lightning.data.prompts import PromptRecord, load_builtin_prompts
 from wrl_lightning.data.records import Response, WEvalGroup
 from wrl_lightning.generation.edit import EditGenerator, as_request
+from wrl_lightning.requirements.prompts import PromptRecord, load_builtin_prompts
+from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.resolvers import BUILTIN_DIR
 
 

