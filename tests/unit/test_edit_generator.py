@@ -11,7 +11,8 @@ from wrl_lightning.data.records import Requirement, Where, group_from_row
 from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import RecordError, WrlError
 from wrl_lightning.generation.base import GenerationRequest
-from wrl_lightning.generation.edit import PLANS, EditGenerator, as_request
+from wrl_lightning.generation.edit import EditGenerator, as_request
+from wrl_lightning.generation.edit_steps import PLANS
 from wrl_lightning.generation.edit_text import topic_of
 from wrl_lightning.requirements.checkers import CHECKERS, check_requirement, make_requirement
 from wrl_lightning.requirements.prompts import load_builtin_prompts, load_prompt_file
