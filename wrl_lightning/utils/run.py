@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
@@ -47,6 +48,15 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]
     return flat
 
 
+def user_error_inside(err: BaseException) -> WrlError | None:
+    """The :class:`WrlError` that caused ``err`` (Hydra's instantiate wraps it), if any."""
+    while err is not None:
+        if isinstance(err, WrlError):
+            return err
+        err = err.__cause__
+    return None
+
+
 def run_stage(cfg: DictConfig) -> dict[str, Any]:
     """Validate ``cfg``, run ``cfg.stage.run`` and write ``metrics.json``; returns the metrics."""
     resolve_or_fail(cfg)
@@ -61,7 +71,10 @@ def run_stage(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
 
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    metrics = flatten_metrics(stage(cfg))
+    try:
+        metrics = flatten_metrics(stage(cfg))
+    except InstantiationException as err:  # a class built from the config refused its arguments
+        raise user_error_inside(err) or err from None
     if is_global_zero():
         write_json(out / "metrics.json", metrics)
         log.info("metrics written to %s", out / "metrics.json")
