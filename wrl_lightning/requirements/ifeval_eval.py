@@ -101,10 +101,15 @@ def read_responses(path: str | os.PathLike) -> dict[str, str]:
 
 def follows(item: IFEvalInput, response: str) -> tuple[list[bool], list[bool]]:
     """Per instruction: (strict, loose) verdicts."""
+    return follows_requirements(item.requirements(), item.prompt, response)
+
+
+def follows_requirements(requirements: list[Requirement], prompt: str, response: str) -> tuple[list[bool], list[bool]]:
+    """Per verifiable requirement: (strict, loose) verdicts with IFEval's semantics (an empty response fails)."""
     variants = loose_variants(response)
     strict, loose = [], []
-    for requirement in item.requirements():
-        rule = predicate(requirement, item.prompt)
+    for requirement in requirements:
+        rule = predicate(requirement, prompt)
         strict.append(bool(response.strip()) and rule(response))
         loose.append(any(text.strip() and rule(text) for text in variants))
     return strict, loose
