@@ -119,6 +119,8 @@ def test_scalar_rm_scorer_runs(make_cfg, groups_file, tmp_path, tiny_model_dir):
         (["weval.input=/no/such/file.jsonl"], "config error: weval.input: file not found"),
         (["weval.ties=optimistic"], "config error: weval.ties: 'optimistic' is not one of"),
         (["weval.format=csv"], "config error: weval.format"),
+        (["scorer=rm"], "config error: scorer.model: missing value; pass scorer.model=DIR or a hub id "
+                        "(scorer=rm: an export of stage=rm"),  # not a random head on a bare backbone
     ],
 )
 def test_cli_config_errors_exit_nonzero(tmp_path, overrides, message):

@@ -1,12 +1,13 @@
 """Batched sequence-classifier scoring through Lightning's predict loop (every given device is used).
 
 Inputs are token-id rows; they are grouped by length under a token budget, each rank predicts its share of
-the batches, and the results are gathered back in input order.
+the batches, and the results are gathered back in input order. The per-batch forward and the call stats are
+shared with the resident RM (``scoring/resident.py``), which scores on one device without a Trainer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -53,8 +54,20 @@ class SequenceScoringModule(pl.LightningModule):
         self.model, self.head = model, HEADS[head]
 
     def predict_step(self, batch, batch_idx: int):
-        logits = self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-        return batch.index, self.head(logits.float())
+        return batch.index, batch_scores(self.model, batch.input_ids, batch.attention_mask, self.head)
+
+
+def batch_scores(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """One score per row of a padded batch (logits in float32 before the head)."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    return head(logits.float())
+
+
+def batch_stats(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> dict[str, float]:
+    """What one scoring call did: padding efficiency, batches, sequences, tokens."""
+    return {"padding_efficiency": padding_efficiency(lengths, batches), "n_batches": len(batches),
+            "n_sequences": len(lengths), "n_tokens": sum(lengths)}
 
 
 def predict_scores(
@@ -66,8 +79,9 @@ def predict_scores(
     max_tokens: int | None = None,
     trainer_kwargs: dict | None = None,
 ) -> tuple[list[float], dict[str, float]]:
-    """Scores for ``rows`` (in order) and run stats (padding efficiency, batches)."""
-    batches = length_grouped_batches([len(r) for r in rows], batch_size, max_tokens)
+    """Scores for ``rows`` (in order) and run stats (:func:`batch_stats`)."""
+    lengths = [len(r) for r in rows]
+    batches = length_grouped_batches(lengths, batch_size, max_tokens)
     kwargs = {
         "accelerator": "auto",
         "devices": 1,
@@ -86,8 +100,7 @@ def predict_scores(
     for index, values in outputs:
         for i, value in zip(index.tolist(), values.tolist(), strict=True):
             scores[i] = value
-    stats = {"padding_efficiency": padding_efficiency([len(r) for r in rows], batches), "n_batches": len(batches)}
-    return scores, stats
+    return scores, batch_stats(lengths, batches)
 
 
 def _gather(outputs: list) -> list:

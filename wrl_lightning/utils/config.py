@@ -12,13 +12,21 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.utils.files import write_text
 
+#: What to pass for a required (``???``) key, shown when it is missing; other keys get a generic line.
+MISSING_HINTS = {
+    "scorer.model": "pass scorer.model=DIR or a hub id (scorer=rm: an export of stage=rm, e.g. "
+                    "RUN/rm/export; judges: a causal LM or the served model's name)",
+}
+
 
 def resolve_or_fail(cfg: DictConfig) -> None:
     """Resolve every interpolation now so a missing or broken key fails before any work."""
     try:
         OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as err:
-        raise ConfigError(err.full_key or "?", "missing value; set it on the command line (key=VALUE)") from None
+        key = err.full_key or "?"
+        hint = MISSING_HINTS.get(key, f"set it on the command line ({key}=VALUE)")
+        raise ConfigError(key, f"missing value; {hint}") from None
     except InterpolationResolutionError as err:
         raise ConfigError(err.full_key or "?", f"cannot resolve: {err.msg}") from None
     except OmegaConfBaseException as err:
