@@ -47,8 +47,9 @@ bench: setup  ## throughput: RM scoring vs one pair at a time, RM training vs TR
 	$(OFFLINE) $(BIN)/python benchmarks/scoring_throughput.py
 	$(OFFLINE) $(BIN)/python benchmarks/rm_train_throughput.py
 
-builtin: setup  ## rebuild the embedded demo groups from the built-in prompts (deterministic)
+builtin: setup  ## rebuild the embedded demo groups and the RL prompt set (deterministic)
 	$(OFFLINE) $(BIN)/python -m wrl_lightning.pairs.build_builtin
+	$(OFFLINE) $(BIN)/python -m wrl_lightning.rl.build_prompts
 
 print-config: setup  ## print the resolved config (add ARGS="stage=... +experiment=...")
 	$(BIN)/python -m wrl_lightning $(ARGS) --cfg job

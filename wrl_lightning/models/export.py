@@ -1,6 +1,7 @@
-"""Export a trained RM as a plain HF folder.
+"""Export trained models as plain HF folders, replaced atomically (a policy: :func:`save_hf_folder`; an RM:
+:func:`export_hf`).
 
-The folder loads unchanged with ``AutoModelForSequenceClassification.from_pretrained`` (safetensors +
+An RM folder loads unchanged with ``AutoModelForSequenceClassification.from_pretrained`` (safetensors +
 tokenizer). The RM template is stored in the model config (``wrl_template``, which the ``rm`` scorer reads)
 and, with the score head and max length, in ``wrl_rm.json`` beside it.
 """
@@ -19,22 +20,31 @@ from wrl_lightning.utils.files import write_json
 EXPORT_META = "wrl_rm.json"
 
 
-def export_hf(model: nn.Module, tokenizer, directory: str | Path, template: str, head: str,
-              dtype: str | None = None, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` + ``tokenizer`` to ``directory`` (replaced atomically); returns the folder."""
+def save_hf_folder(model: nn.Module, tokenizer, directory: str | Path,
+                   extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` + ``tokenizer`` (+ ``extra`` JSON files by name) into a temporary folder, then replace
+    ``directory`` with it; returns the folder."""
     directory = Path(directory)
     tmp = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    for name, content in (extra or {}).items():
+        write_json(tmp / name, content)
+    if directory.exists():
+        shutil.rmtree(directory)
+    tmp.replace(directory)
+    return directory
+
+
+def export_hf(model: nn.Module, tokenizer, directory: str | Path, template: str, head: str,
+              dtype: str | None = None, meta: dict[str, Any] | None = None) -> Path:
+    """Write the RM ``model`` + ``tokenizer`` to ``directory`` (replaced atomically); returns the folder."""
     if dtype:
         model = model.to(getattr(torch, dtype))
     model.config.wrl_template = template
     if meta and meta.get("max_length"):
         model.config.wrl_max_length = int(meta["max_length"])  # scorers then cut inputs as in training
     model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    write_json(tmp / EXPORT_META, {"template": template, "head": head, "num_labels": model.config.num_labels, **(meta or {})})
-    if directory.exists():
-        shutil.rmtree(directory)
-    tmp.replace(directory)
-    return directory
+    meta = {"template": template, "head": head, "num_labels": model.config.num_labels, **(meta or {})}
+    return save_hf_folder(model, tokenizer, directory, {EXPORT_META: meta})

@@ -8,6 +8,7 @@ the cache.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from wrl_lightning.models.loading import register_embedded
@@ -51,13 +52,23 @@ def _train_tokenizer(vocab_size: int):
 
 
 def build_tiny(directory: str | Path, hidden_size: int = 64, layers: int = 2, vocab_size: int = 1024, seed: int = 0) -> Path:
-    """Write a tiny random Qwen2 causal LM (with a 2-label classifier config beside it) to ``directory``."""
+    """Write a tiny random Qwen2 causal LM (with a 2-label classifier config beside it) to ``directory``, once:
+    processes started together (DDP ranks) wait for the first one's build."""
+    from filelock import FileLock
+
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory) + ".lock"):
+        if not (directory / "config.json").exists():
+            _write_tiny(directory, hidden_size, layers, vocab_size, seed)
+    return directory
+
+
+def _write_tiny(directory: Path, hidden_size: int, layers: int, vocab_size: int, seed: int) -> Path:
+    """Build the tiny model and move it into ``directory`` (the caller holds the lock)."""
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    directory = Path(directory)
-    if (directory / "config.json").exists():
-        return directory
     tokenizer = _train_tokenizer(vocab_size)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -80,12 +91,8 @@ def build_tiny(directory: str | Path, hidden_size: int = 64, layers: int = 2, vo
     tmp = directory.with_name(directory.name + f".tmp{os.getpid()}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    if directory.exists():  # another process built it meanwhile
-        import shutil
-
-        shutil.rmtree(tmp)
-    else:
-        tmp.replace(directory)
+    shutil.rmtree(directory, ignore_errors=True)  # a folder left without config.json by an older version
+    tmp.replace(directory)
     return directory
 
 

@@ -3,6 +3,8 @@
 Readers sit behind a registry keyed by the prompt format:
 
 - ``builtin``: the embedded writing prompts (every requirement verifiable; the path is ignored).
+- ``builtin_rl``: the embedded RL prompt set (everyday tasks, each with one or two verifiable IFEval
+  instructions; built by :mod:`wrl_lightning.rl.build_prompts`; the path is ignored).
 - ``prompts``: a prompt file (``prompt``, ``requirements`` [strings or ``{text, type, checker, kwargs}``],
   optional ``category``, ``prompt_id``); the message is the task followed by the requirement sentences.
 - ``paper``: the paper's RL schema (parquet or JSONL): ``prompt`` (the whole message), ``constraint`` (the
@@ -25,6 +27,7 @@ from wrl_lightning.requirements.checkers import make_requirement
 from wrl_lightning.requirements.ifeval_eval import input_from_row
 from wrl_lightning.requirements.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.utils.registry import registrar
+from wrl_lightning.utils.resolvers import BUILTIN_DIR
 
 
 @dataclass
@@ -45,13 +48,15 @@ class RLPrompt:
 PromptReader = Callable[[Path | None], list[RLPrompt]]
 PROMPT_READERS: dict[str, PromptReader] = {}
 register_prompt_reader = registrar(PROMPT_READERS)
+#: Formats whose reader ignores the path (embedded data).
+PATHLESS_FORMATS = frozenset({"builtin", "builtin_rl"})
 
 
 def load_rl_prompts(path: str | Path | None, fmt: str, key: str = "rl.data.format") -> list[RLPrompt]:
     """Prompts of ``path`` in format ``fmt`` (a key of :data:`PROMPT_READERS`); ids must be unique."""
     if fmt not in PROMPT_READERS:
         raise ConfigError(key, f"unknown format {fmt!r} (known: {', '.join(sorted(PROMPT_READERS))})")
-    if fmt != "builtin" and not path:
+    if fmt not in PATHLESS_FORMATS and not path:
         raise ConfigError(key.rsplit(".", 1)[0] + ".input", f"format {fmt!r} needs a file")
     prompts = PROMPT_READERS[fmt](Path(path) if path else None)
     if not prompts:
@@ -63,6 +68,13 @@ def load_rl_prompts(path: str | Path | None, fmt: str, key: str = "rl.data.forma
 def read_builtin(_: Path | None) -> list[RLPrompt]:
     """The embedded writing prompts."""
     return [RLPrompt(r.id, r.full_prompt(), r.requirements, {"category": r.category}) for r in load_builtin_prompts()]
+
+
+@register_prompt_reader("builtin_rl")
+def read_builtin_rl(_: Path | None) -> list[RLPrompt]:
+    """The embedded RL prompt set (see :mod:`wrl_lightning.rl.build_prompts`)."""
+    records = load_prompt_file(BUILTIN_DIR / "rl_prompts.jsonl")
+    return [RLPrompt(r.id, r.full_prompt(), r.requirements, {"category": r.category}) for r in records]
 
 
 @register_prompt_reader("prompts")
