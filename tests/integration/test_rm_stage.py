@@ -89,6 +89,55 @@ def test_resume_from_last_matches_an_uninterrupted_run(make_cfg, toy_file, tmp_p
     assert all(torch.allclose(a[name], b[name], atol=1e-6) for name in a)
 
 
+class _Killed(Exception):
+    """A simulated kill of the run."""
+
+
+class _KillAfterMidEpochCheckpoint(pl.Callback):
+    """Kills the run at the first training batch after the first validation of epoch 1 (its checkpoint is written)."""
+
+    def __init__(self):
+        self.validated = False
+
+    def on_validation_end(self, trainer, pl_module):
+        self.validated = trainer.current_epoch == 1 and not trainer.sanity_checking
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.validated:
+            raise _Killed(trainer.global_step, trainer.num_training_batches)
+
+
+@pytest.mark.parametrize("backbone", [
+    pytest.param([], id="tiny"),
+    pytest.param(["model.rm.model_name=embedded:minilm", "model.rm.disable_dropout=false", "data.max_length=64"],
+                 id="minilm-with-dropout", marks=pytest.mark.slow),  # ~1 min: dropout makes the RNG restore matter
+])
+def test_resume_mid_epoch_matches_an_uninterrupted_run(make_cfg, toy_file, tmp_path, monkeypatch, backbone):
+    """Killed after the checkpoint of a validation in the middle of epoch 1, resumed from it: the same weights
+    (with dropout on, the RNG states restored at the resumed start make it exact too)."""
+    resolve_model_path("embedded:tiny-qwen2")  # built (and its seeding done) before either run starts
+    overrides = [*TINY_RUN, *backbone, f"data.input={toy_file}", "trainer.max_epochs=2", "trainer.min_epochs=1",
+                 "trainer.val_check_interval=0.5", "callbacks.model_checkpoint.save_top_k=-1"]  # a checkpoint per validation
+    straight = run_stage(make_cfg(overrides, tmp_path / "straight"))
+
+    build = rm_stage.build_callbacks
+    monkeypatch.setattr(rm_stage, "build_callbacks",
+                        lambda cfg, has_logger: [*build(cfg, has_logger), _KillAfterMidEpochCheckpoint()])
+    with pytest.raises(_Killed) as killed:
+        run_stage(make_cfg(overrides, tmp_path / "resumed"))
+    step, per_epoch = killed.value.args
+    assert per_epoch < step < 2 * per_epoch  # killed in the middle of epoch 1
+    monkeypatch.setattr(rm_stage, "build_callbacks", build)
+    checkpoint = tmp_path / "resumed" / "checkpoints" / f"epoch=001-step={step}.ckpt"
+    resumed = run_stage(make_cfg([*overrides, f"ckpt_path='{checkpoint}'"], tmp_path / "resumed"))
+
+    a = load_file(Path(straight["export_dir"]) / "model.safetensors")
+    b = load_file(Path(resumed["export_dir"]) / "model.safetensors")
+    diff = max(float((a[name] - b[name]).abs().max()) for name in a)
+    assert diff < 1e-6, f"max abs weight difference {diff}"
+    assert resumed["val/loss"] == pytest.approx(straight["val/loss"], abs=1e-6)
+
+
 @pytest.mark.slow
 def test_rm_tiny_experiment_runs_on_its_embedded_default(make_cfg, tmp_path):
     metrics = run_stage(make_cfg(["+experiment=rm_tiny", "logger=csv", "callbacks.progress_bar=null",
@@ -122,6 +171,20 @@ def test_ddp_on_two_cpu_processes(toy_file, tmp_path):
     assert metrics["val/n"] == 24  # every validation pair counted once across the two ranks
 
 
+def test_ddp_validation_counts_each_row_once(make_cfg, toy_file, tmp_path, saved_classifier):
+    """3 validation batches on 2 ranks: the batch repeated to even out the ranks counts nowhere."""
+    model = saved_classifier("embedded:tiny-qwen2")  # the same weights in both runs (lr 0 keeps them)
+    overrides = [*TINY_RUN, f"data.input={toy_file}", f"model.rm.model_name={model}", "model.rm.optimizer.lr=0",
+                 "data.eval_batch_size=8", "trainer.limit_train_batches=1", "extras.print_config=false"]
+    single = run_stage(make_cfg(overrides, tmp_path / "single"))
+    done = _cli([*overrides, "strategy=ddp", "trainer.devices=2", f"paths.output_dir={tmp_path / 'ddp'}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert single["val/n"] == ddp["val/n"] == 24
+    for key in ("val/loss", "val/acc", "val/auroc", "val/weval/kendall_tau"):
+        assert ddp[key] == pytest.approx(single[key], abs=1e-6), key
+
+
 @pytest.mark.slow
 def test_cli_trains_straight_from_a_levels_file(levels_file, tmp_path):
     out = tmp_path / "cli"
@@ -130,3 +193,4 @@ def test_cli_trains_straight_from_a_levels_file(levels_file, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data/weval_groups"] == 2 and Path(metrics["export_dir"]).is_dir()
+

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
 
 from wrl_lightning.data.records import Pair, Requirement
 from wrl_lightning.data.split import split_keys
@@ -94,14 +97,17 @@ def test_batch_sampler_shards_evenly(monkeypatch):
     first = list(sampler)
     sampler.set_epoch(1)
     assert list(sampler) != first and sorted(map(tuple, list(sampler))) == sorted(map(tuple, first))
-    seen = []
     for rank in range(2):
         monkeypatch.setattr(rm_data, "_rank_and_world", lambda rank=rank: (rank, 2))
-        drop = list(LengthGroupedBatchSampler(lengths, 2, shuffle=True, seed=3, even="drop"))
+        assert len(list(LengthGroupedBatchSampler(lengths, 2, shuffle=True, seed=3, even="drop"))) == 3
+    counted, repeated = [], []
+    for rank in range(4):  # 6 batches padded to 8: two repeated, their rows as ~row
+        monkeypatch.setattr(rm_data, "_rank_and_world", lambda rank=rank: (rank, 4))
         pad = list(LengthGroupedBatchSampler(lengths, 2, shuffle=False, even="pad"))
-        assert len(drop) == 3 and len(pad) == 3
-        seen += [i for batch in pad for i in batch]
-    assert set(seen) == set(range(len(lengths)))
+        assert len(pad) == 2
+        counted += [i for batch in pad for i in batch if i >= 0]
+        repeated += [~i for batch in pad for i in batch if i < 0]
+    assert sorted(counted) == list(range(len(lengths))) and len(repeated) == 4
 
 
 def test_datamodule_split_weval_items_and_cache(tmp_path):
@@ -120,6 +126,9 @@ def test_datamodule_split_weval_items_and_cache(tmp_path):
     batch = next(iter(dm.train_dataloader()))
     assert set(batch) == {"input_ids", "attention_mask", "labels", "type_ids", "items"}
     assert batch["attention_mask"].sum(1).max() == batch["input_ids"].shape[1]  # padded to the longest row only
+    repeat = dm.val_dataloader().collate_fn([~0, 0])  # ~row: a repeat that evens out ranks, run but not counted
+    assert repeat["labels"].tolist() == [-1, dm.val_rows.labels[0]] and repeat["items"].tolist() == [-1, dm.val_rows.items[0]]
+    assert torch.equal(repeat["input_ids"][0], repeat["input_ids"][1])
 
 
 def test_datamodule_with_a_weval_file(tmp_path):
@@ -143,3 +152,36 @@ def test_long_responses_are_cut_not_the_requirement(tmp_path):
     ids = dm.train_rows.input_ids[0]
     assert len(ids) == 48
     assert "the end" in dm.tokenizer.decode(ids).lower()
+
+
+class _RecordRows(pl.LightningModule):
+    """A linear model that records the row indices of each training batch per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(1, 1)
+        self.seen: dict[int, list[list[int]]] = {}
+
+    def training_step(self, batch, batch_idx):
+        self.seen.setdefault(self.current_epoch, []).append(batch.tolist())
+        return self.layer(batch.float()[:, None]).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def _epoch_batches(epochs: int) -> dict[int, list[list[int]]]:
+    lengths = [5, 9, 3, 7, 8, 2, 6, 4, 1, 10, 11]
+    loader = DataLoader(range(len(lengths)), collate_fn=torch.tensor,
+                        batch_sampler=LengthGroupedBatchSampler(lengths, batch_size=2, seed=3, even="drop"))
+    module = _RecordRows()
+    pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False).fit(module, loader)
+    return module.seen
+
+
+def test_trainer_gets_a_new_seeded_batch_order_each_epoch():
+    seen = _epoch_batches(3)
+    assert seen[0] != seen[1] != seen[2] != seen[0], seen
+    assert all(sorted(batches) == sorted(seen[0]) for batches in seen.values())  # the same batches, reordered
+    assert _epoch_batches(3) == seen

@@ -6,6 +6,8 @@
   response cut) through ``datasets.map``; with ``cache_dir`` the token ids are saved and reused across runs.
 - Batches are formed by length (``length_grouped_batches``) and padded per batch; the batch sampler shuffles
   the batch order per epoch and gives each rank its share, so every rank runs the same number of steps.
+  Validation batches repeated to even out the ranks count in no metric; checkpoints keep the position in the
+  batch order (the datamodule's ``state_dict``), so a run resumed mid-epoch continues with the next batch.
 - WEval validation groups (held-out groups of a group format, or a WEval file) are scored in the same
   validation pass: each validation row may carry an ``item`` = (group, response, requirement) index.
 """
@@ -54,32 +56,40 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     """Batches of similar length, in a seeded per-epoch order, sharded over ranks.
 
     ``even="drop"`` drops the last few batches so ranks get equal counts (training); ``even="pad"`` repeats
-    the first ones instead, so every row is seen (validation; duplicates are harmless there).
+    the first ones instead, so every row is seen (validation): a repeated row comes as ``~row`` (negative),
+    which the :class:`Collator` runs but marks as counted nowhere.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, max_tokens: int | None = None,
                  shuffle: bool = True, seed: int = 0, even: str = "drop"):
         self.batches = length_grouped_batches(lengths, batch_size, max_tokens)
-        self.shuffle, self.seed, self.even, self.epoch = shuffle, seed, even, 0
+        self.shuffle, self.seed, self.even, self.epoch, self.skip = shuffle, seed, even, 0, 0
+        self.sampler = self  # Lightning calls set_epoch on ``batch_sampler.sampler``, never on a batch sampler
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning at each epoch start: a new, reproducible batch order."""
         self.epoch = epoch
 
-    def _share(self) -> list[int]:
+    def resume(self, epoch: int, batches: int) -> None:
+        """The next pass is epoch ``epoch`` from its batch ``batches`` on (exact mid-epoch resume)."""
+        self.epoch, self.skip = epoch, batches
+
+    def _share(self) -> list[list[int]]:
         order = list(range(len(self.batches)))
         if self.shuffle:
             random.Random(self.seed + self.epoch).shuffle(order)
+        batches = [self.batches[k] for k in order]
         rank, world = _rank_and_world()
         if self.even == "drop":
-            per_rank = len(order) // world
+            per_rank = len(batches) // world
         else:
-            per_rank = math.ceil(len(order) / world)
-            order += order[: per_rank * world - len(order)]
-        return order[rank::world][:per_rank]
+            per_rank = math.ceil(len(batches) / world)
+            batches += [[~i for i in batches[k % len(batches)]] for k in range(per_rank * world - len(batches))]
+        return batches[rank::world][:per_rank]
 
     def __iter__(self) -> Iterator[list[int]]:
-        return (self.batches[k] for k in self._share())
+        skip, self.skip = self.skip, 0
+        return iter(self._share()[skip:])
 
     def __len__(self) -> int:
         return len(self._share())
@@ -105,19 +115,25 @@ class TokenRows(Dataset):
 
 
 class Collator:
-    """Row indices -> a right-padded batch dict (``input_ids``, ``attention_mask``, ``labels``, ``type_ids``, ``items``)."""
+    """Row indices -> a right-padded batch dict (``input_ids``, ``attention_mask``, ``labels``, ``type_ids``, ``items``).
+
+    A negative index ``~row`` is a repeat (see :class:`LengthGroupedBatchSampler`): its ``labels`` and ``items``
+    are -1, so no metric counts it.
+    """
 
     def __init__(self, rows: TokenRows, pad_id: int):
         self.rows, self.pad_id = rows, pad_id
 
     def __call__(self, index: list[int]) -> dict[str, torch.Tensor]:
+        counted = torch.tensor([i >= 0 for i in index])
+        index = [i if i >= 0 else ~i for i in index]
         padded = pad_batch([self.rows.input_ids[i] for i in index], index, self.pad_id)
         return {
             "input_ids": padded.input_ids,
             "attention_mask": padded.attention_mask,
-            "labels": torch.tensor([self.rows.labels[i] for i in index]),
+            "labels": torch.tensor([self.rows.labels[i] for i in index]).where(counted, -1),
             "type_ids": torch.tensor([self.rows.type_ids[i] for i in index]),
-            "items": torch.tensor([self.rows.items[i] for i in index]),
+            "items": torch.tensor([self.rows.items[i] for i in index]).where(counted, -1),
         }
 
 
@@ -203,6 +219,7 @@ class PairDataModule(pl.LightningDataModule):
         self.weval_items: list[tuple[int, int, int]] = []
         self.stats: dict[str, float] = {}
         self._tokenizer = None
+        self._resume: dict[str, int] | None = None
 
     @property
     def tokenizer(self):
@@ -271,6 +288,20 @@ class PairDataModule(pl.LightningDataModule):
         self.val_rows = TokenRows(rows.input_ids + ids, rows.labels + [-1] * len(ids), rows.type_ids + types,
                                   rows.items + list(range(len(ids))))
 
+    def state_dict(self) -> dict[str, int]:
+        """Where training stands in the batch order (saved in checkpoints): the epoch and its batches done."""
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if done >= trainer.num_training_batches:  # the epoch is done: resume at the start of the next
+            return {"epoch": trainer.current_epoch + 1, "batches": 0}
+        return {"epoch": trainer.current_epoch, "batches": done}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Resume the batch order there: the next training dataloader starts at that batch."""
+        self._resume = state_dict
+
     def _loader(self, rows: TokenRows, batch_size: int, train: bool) -> DataLoader:
         sampler = LengthGroupedBatchSampler(rows.lengths(), batch_size, self.max_tokens, shuffle=train, seed=self.seed,
                                             even="drop" if train else "pad")
@@ -280,7 +311,11 @@ class PairDataModule(pl.LightningDataModule):
                           generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_rows, self.batch_size, train=True)
+        loader = self._loader(self.train_rows, self.batch_size, train=True)
+        if self._resume:
+            loader.batch_sampler.resume(**self._resume)
+            self._resume = None
+        return loader
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self.val_rows, self.eval_batch_size, train=False) if len(self.val_rows) else []

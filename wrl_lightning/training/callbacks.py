@@ -35,7 +35,8 @@ class RngStateCallback(pl.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending = state_dict
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # on_train_start, not on_train_epoch_start: Lightning skips the latter when it resumes mid-epoch
         if self._pending is not None:
             self._restore(self._pending)
             self._pending = None
