@@ -98,11 +98,11 @@ def test_batch_sampler_shards_evenly(monkeypatch):
     sampler.set_epoch(1)
     assert list(sampler) != first and sorted(map(tuple, list(sampler))) == sorted(map(tuple, first))
     for rank in range(2):
-        monkeypatch.setattr(rm_data, "_rank_and_world", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(rm_data, "rank_and_world", lambda rank=rank: (rank, 2))
         assert len(list(LengthGroupedBatchSampler(lengths, 2, shuffle=True, seed=3, even="drop"))) == 3
     counted, repeated = [], []
     for rank in range(4):  # 6 batches padded to 8: two repeated, their rows as ~row
-        monkeypatch.setattr(rm_data, "_rank_and_world", lambda rank=rank: (rank, 4))
+        monkeypatch.setattr(rm_data, "rank_and_world", lambda rank=rank: (rank, 4))
         pad = list(LengthGroupedBatchSampler(lengths, 2, shuffle=False, even="pad"))
         assert len(pad) == 2
         counted += [i for batch in pad for i in batch if i >= 0]

@@ -14,21 +14,13 @@ import torch
 
 from wrl_lightning.data.scores import assemble_group_scores
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.training.distributed import all_gather_objects
 from wrl_lightning.weval.metrics import evaluate
 
 log = logging.getLogger(__name__)
 
 #: evaluate() keys logged under ``val/weval/``.
 WEVAL_KEYS = ("kendall_tau", "position_consistency", "exact_match", "pair_accuracy", "n_tied_groups", "n_groups")
-
-
-def _gather_objects(local: Any) -> list[Any]:
-    """Every rank's ``local`` on every rank."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return [local]
-    everything: list[Any] = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(everything, local)
-    return everything
 
 
 class WEvalCallback(pl.Callback):
@@ -69,7 +61,7 @@ class WEvalCallback(pl.Callback):
         local = (torch.cat(items) if items else torch.empty(0, dtype=torch.long),
                  torch.cat(scores) if scores else torch.empty(0))
         values = [float("nan")] * len(datamodule.weval_items)
-        for part_items, part_scores in _gather_objects(local):
+        for part_items, part_scores in all_gather_objects(local):
             for i, s in zip(part_items.tolist(), part_scores.tolist(), strict=True):
                 values[i] = s
         missing = sum(v != v for v in values)

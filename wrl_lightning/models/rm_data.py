@@ -35,6 +35,7 @@ from wrl_lightning.models.loading import load_tokenizer
 from wrl_lightning.models.pair_sources import PairSet, load_pairs
 from wrl_lightning.models.rm_inputs import encode_pairs, ensure_pad_token, length_grouped_batches, pad_batch
 from wrl_lightning.models.templates import RM_TEMPLATES, get_template
+from wrl_lightning.training.distributed import rank_and_world
 from wrl_lightning.weval.importers import IMPORTERS, load_groups
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,6 @@ TYPE_NAMES: tuple[str, ...] = tuple(REQUIREMENT_TYPES)
 #: Responses are cut to ``max_length * CHARS_PER_TOKEN`` characters before tokenizing (a 2 MB response
 #: otherwise costs minutes); no tokenizer packs that many characters into one token on real text.
 CHARS_PER_TOKEN = 32
-
-
-def _rank_and_world() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):
@@ -79,7 +74,7 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         if self.shuffle:
             random.Random(self.seed + self.epoch).shuffle(order)
         batches = [self.batches[k] for k in order]
-        rank, world = _rank_and_world()
+        rank, world = rank_and_world()
         if self.even == "drop":
             per_rank = len(batches) // world
         else:

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from wrl_lightning.models.heads import HEADS
 from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch, padding_efficiency
+from wrl_lightning.training.distributed import all_gather_objects
 from wrl_lightning.training.precision import resolve_precision
 
 
@@ -105,9 +106,5 @@ def predict_scores(
 
 def _gather(outputs: list) -> list:
     """All ranks' (index, score) outputs on every rank (identity on one process)."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return outputs
     local = [(index.cpu(), values.cpu()) for index, values in outputs]
-    everything: list = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(everything, local)
-    return [item for part in everything for item in part]
+    return [item for part in all_gather_objects(local) for item in part]
