@@ -89,3 +89,20 @@ def test_rewards_are_gathered_over_two_ddp_processes(tmp_path, tiny_model_dir):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["rewards"] == [0.5, 0.5]  # rank 0 saw 1.0, rank 1 saw 0.0: the mean is over both
     assert metrics["val_after/reward"] == 0.5  # validation rows of both ranks
+
+
+@pytest.mark.parametrize(("experiment", "accumulate"), [("rl_tiny", 2), ("rl_smollm2", 4), ("rl_qwen1_5b", 10),
+                                                        ("rl_qwen7b", 3)])
+def test_experiments_compose_and_their_batches_fit(make_cfg, experiment, accumulate):
+    from wrl_lightning.rl.data import check_batch_arithmetic
+
+    cfg = make_cfg([f"+experiment={experiment}"])
+    world = cfg.trainer.devices * cfg.trainer.num_nodes
+    assert check_batch_arithmetic(cfg.rl.prompts_per_round, cfg.algorithm.n, cfg.rl.update_batch, cfg.rl.micro_batch,
+                                  world) == accumulate
+    if experiment == "rl_qwen7b":  # the paper's recipe
+        assert (cfg.rl.prompts_per_round, cfg.algorithm.n, cfg.rl.update_batch, world) == (384, 5, 96, 8)
+        assert (cfg.model.policy.optimizer.lr, cfg.model.policy.optimizer.weight_decay) == (1e-6, 0.01)
+        assert (cfg.algorithm.beta, cfg.algorithm.kl_estimator, cfg.algorithm.clip, cfg.rollout.temperature) == (
+            0.01, "k3", 0.2, 1.0)
+        assert cfg.rl.rewards.rule is None and "rm_per_requirement" in cfg.rl.rewards
