@@ -46,6 +46,7 @@ bench: setup  ## throughput: RM scoring vs one pair at a time, RM training vs TR
 	$(BIN)/python -m pip install -q --no-build-isolation -e ".[bench]"
 	$(OFFLINE) $(BIN)/python benchmarks/scoring_throughput.py
 	$(OFFLINE) $(BIN)/python benchmarks/rm_train_throughput.py
+	$(OFFLINE) $(BIN)/python benchmarks/rl_vs_trl.py
 
 builtin: setup  ## rebuild the embedded demo groups and the RL prompt set (deterministic)
 	$(OFFLINE) $(BIN)/python -m wrl_lightning.pairs.build_builtin
