@@ -46,6 +46,31 @@ PARSERS: dict[str, Callable[[str], float | None]] = {"binary": parse_binary, "cr
 TEMPLATE_SETS = {"binary": JUDGE_BINARY_TEMPLATES, "critic": CRITIC_TEMPLATES}
 
 
+def ask_judge(
+    generator: Generator,
+    template: str,
+    parse: Callable[[str], float | None],
+    items: Sequence[tuple[str, str, str]],
+) -> tuple[list[float | None], dict[str, float]]:
+    """Ask the judge about each ``(response, requirement, prompt)`` item (every distinct question once).
+
+    Returns the parsed answer per item (None: no verdict found) and ``n_questions``, ``n_unparsed``,
+    ``unparsed_rate`` over the distinct questions. Shared by :class:`JudgeScorer` and the RL judge reward.
+    """
+    questions = [
+        template.format(response=response, requirement=requirement, prompt=prompt)
+        for response, requirement, prompt in items
+    ]
+    unique = list(dict.fromkeys(questions))
+    requests = [GenerationRequest(prompt=q, request_id=hashlib.sha1(q.encode()).hexdigest()) for q in unique]
+    answers = generator.generate(requests) if requests else []
+    parsed = {q: parse(answer) for q, answer in zip(unique, answers, strict=True)}
+    failures = sum(value is None for value in parsed.values())
+    rate = failures / max(1, len(unique))
+    stats = {"n_questions": len(unique), "n_unparsed": failures, "unparsed_rate": rate}
+    return [parsed[q] for q in questions], stats
+
+
 class JudgeScorer(PerRequirementScorer):
     """Ask the judge model one question per (response, requirement); parse with ``parser``.
 
@@ -65,16 +90,9 @@ class JudgeScorer(PerRequirementScorer):
         self.stats: dict[str, float] = {}
 
     def score_items(self, groups: Sequence[WEvalGroup], items: list[tuple[int, int, int]]) -> list[float]:
-        prompts = [
-            self.template.format(
-                response=groups[g].responses[r].text, requirement=groups[g].requirements[q].text, prompt=groups[g].prompt
-            )
+        questions = [
+            (groups[g].responses[r].text, groups[g].requirements[q].text, groups[g].prompt)
             for g, r, q in items
         ]
-        unique = list(dict.fromkeys(prompts))
-        requests = [GenerationRequest(prompt=p, request_id=hashlib.sha1(p.encode()).hexdigest()) for p in unique]
-        answers = dict(zip(unique, self.generator.generate(requests), strict=True))
-        parsed = {p: self.parse(answers[p]) for p in unique}
-        failures = sum(value is None for value in parsed.values())
-        self.stats = {"n_questions": len(unique), "n_unparsed": failures, "unparsed_rate": failures / max(1, len(unique))}
-        return [self.unparsed if parsed[p] is None else parsed[p] for p in prompts]
+        verdicts, self.stats = ask_judge(self.generator, self.template, self.parse, questions)
+        return [self.unparsed if value is None else value for value in verdicts]
