@@ -34,6 +34,16 @@ CONF_DIR = REPO / "wrl_lightning" / "conf"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+#: Variables a launched process group leaves behind; a child process inheriting them takes itself for a rank.
+DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "NODE_RANK",
+                   "GROUP_RANK", "CROSS_RANK", "CROSS_SIZE")
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment for a command the test launches, without process-group variables."""
+    return {key: value for key, value in os.environ.items() if key not in DISTRIBUTED_ENV}
+
+
 def shared_file(name: str) -> Path:
     """A file of ../shared/data: skipped on a user's clone without it, a failure under CI."""
     path = SHARED_DATA / name

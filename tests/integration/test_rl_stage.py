@@ -78,12 +78,13 @@ def test_kl_and_several_updates_per_round(make_cfg, tmp_path):
 
 def test_rewards_are_gathered_over_two_ddp_processes(tmp_path, tiny_model_dir):
     """(``tiny_model_dir`` builds the embedded policy in the cache both ranks then read.)"""
+    from tests.conftest import child_env  # not at module level: the ranks import this module for RankReward
     out = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "-m", "wrl_lightning", *QUICK, "rl.rewards.rule=null",
          f"+rl.rewards.rank._target_={__name__}.RankReward", "trainer.devices=2", "strategy=ddp",
          "algorithm.scale_rewards=batch", "extras.print_config=false", f"paths.output_dir={out}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

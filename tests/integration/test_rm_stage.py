@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import child_env
 from tests.unit.test_reward_module import write_groups
 from wrl_lightning.models.loading import resolve_model_path
 from wrl_lightning.stages import rm as rm_stage
@@ -156,7 +156,7 @@ def test_rm_tiny_experiment_on_a_levels_file(make_cfg, levels_file, tmp_path):
 
 
 def _cli(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**child_env(), "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "wrl_lightning", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, child_env
 from tests.unit.test_weval_importers import canonical_group, reference_rows
 from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.run import run_stage
@@ -127,7 +127,7 @@ def test_cli_config_errors_exit_nonzero(tmp_path, overrides, message):
     result = subprocess.run(
         [sys.executable, "-m", "wrl_lightning", "stage=weval", "logger=none", "extras.print_config=false",
          f"paths.output_dir={tmp_path}", *overrides],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2, result.stderr
     assert message in " ".join(result.stderr.split())
@@ -145,7 +145,7 @@ def test_rm_scorer_on_two_processes_matches_one(tmp_path, saved_classifier):
             [sys.executable, "-m", "wrl_lightning", "stage=weval", "weval.limit=6", "scorer=rm", f"scorer.model={model}",
              "scorer.trainer.accelerator=cpu", f"scorer.trainer.devices={devices}", "+scorer.trainer.strategy=ddp",
              "logger=none", "extras.print_config=false", f"paths.output_dir={out}"],
-            cwd=REPO, check=True, capture_output=True, timeout=600,
+            cwd=REPO, env=child_env(), check=True, capture_output=True, timeout=600,
         )
         outputs.append([json.loads(line)["requirement_scores"] for line in (out / "scores.jsonl").read_text().splitlines()])
     assert outputs[0] == outputs[1]

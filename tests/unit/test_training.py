@@ -8,6 +8,7 @@ refuses CPUs in ``setup_environment``, which the CPU stand-ins below skip.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import pytorch_lightning as pl
@@ -16,12 +17,24 @@ from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.strategies import DeepSpeedStrategy as LightningDeepSpeedStrategy
 from safetensors.torch import load_file
 
+from tests.conftest import DISTRIBUTED_ENV
 from tests.unit.test_reward_module import write_groups
 from wrl_lightning.errors import ConfigError, RecordError
-from wrl_lightning.models.reward_module import load_dtype
 from wrl_lightning.training.checkpoints import checkpoint_state_dict
 from wrl_lightning.training.deepspeed import DeepSpeedStrategy
+from wrl_lightning.training.precision import load_dtype
 from wrl_lightning.utils.run import run_stage
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_process_group():
+    """DeepSpeed's engine leaves a process group and MASTER_ADDR/RANK/WORLD_SIZE... in this process: undo both
+    after this file, so later tests (and the processes they launch) are not taken for ranks of a finished job."""
+    yield
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    for key in DISTRIBUTED_ENV:
+        os.environ.pop(key, None)
 
 
 def _on_cpu(strategy_class: type) -> type:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,11 +24,10 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryCalib
 
 from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.models.backbone import BackboneModule, plain_data
 from wrl_lightning.models.heads import HEADS
-from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
-from wrl_lightning.models.rm_inputs import ensure_pad_token
+from wrl_lightning.models.loading import load_sequence_classifier
 from wrl_lightning.models.templates import RM_TEMPLATES, get_template
-from wrl_lightning.training.deepspeed import is_deepspeed
 
 
 @dataclass(frozen=True)
@@ -106,36 +104,7 @@ class TypedBinaryMetrics(nn.Module):
             metrics.reset()
 
 
-def _zero3_hook(trainer: Any) -> Any:
-    """transformers' ``HfDeepSpeedConfig`` when the strategy runs ZeRO-3 (it must outlive the model build)."""
-    config = getattr(getattr(trainer, "strategy", None), "config", None) or {}
-    if config.get("zero_optimization", {}).get("stage") != 3:
-        return None
-    from transformers.integrations import HfDeepSpeedConfig
-
-    return HfDeepSpeedConfig(config)
-
-
-def load_dtype(trainer: Any) -> torch.dtype:
-    """The dtype to load trainable weights in: bf16 only where DeepSpeed's bf16 mode keeps fp32 master weights
-    itself (ZeRO's optimizer); float32 everywhere else, so AdamW's small updates are not rounded away."""
-    strategy = getattr(trainer, "strategy", None)
-    if is_deepspeed(strategy) and str(getattr(strategy.precision_plugin, "precision", "")).startswith("bf16"):
-        return torch.bfloat16
-    return torch.float32
-
-
-def _param_groups(model: nn.Module) -> list[dict[str, Any]]:
-    """Trainable parameters; biases and norm weights get no weight decay (ZeRO-3: judged by the full shape)."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            ndim = len(getattr(param, "ds_shape", param.shape))
-            (no_decay if ndim < 2 or "norm" in name.lower() else decay).append(param)
-    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-class RewardLitModule(pl.LightningModule):
+class RewardLitModule(BackboneModule):
     """A (response, requirement) -> P(kept) classifier.
 
     Args:
@@ -150,9 +119,10 @@ class RewardLitModule(pl.LightningModule):
         disable_dropout: set every dropout probability of the backbone to 0 (as reward-model trainers usually
             do; on CPU it also keeps attention on SDPA's fused kernel, ~30% faster steps).
         attn_implementation: transformers attention backend (``sdpa``, ``eager``, ``flash_attention_2``).
-        dtype: weight dtype to load. None follows :func:`load_dtype`: float32 (the optimizer then updates fp32
-            master weights; mixed precision comes from ``trainer.precision``), except bf16 under a DeepSpeed
-            strategy with bf16 precision, whose engine keeps its own fp32 master copy. A bf16 checkpoint (Qwen2.5
+        dtype: weight dtype to load. None follows :func:`~wrl_lightning.training.precision.load_dtype`:
+            float32 (the optimizer then updates fp32 master weights; mixed precision comes from
+            ``trainer.precision``), except bf16 under a DeepSpeed strategy with bf16 precision, whose engine keeps
+            its own fp32 master copy. A bf16 checkpoint (Qwen2.5
             ships bf16) is never trained in bf16 by accident.
         trust_remote_code: allow custom model code from the checkpoint.
     """
@@ -162,53 +132,26 @@ class RewardLitModule(pl.LightningModule):
                  warmup_ratio: float = 0.0, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
                  disable_dropout: bool = True, attn_implementation: str | None = "sdpa", dtype: str | None = None,
                  trust_remote_code: bool = False):
-        super().__init__()
+        super().__init__(optimizer, scheduler)
         if num_labels not in OBJECTIVES:
             raise ConfigError("model.rm.num_labels", f"must be one of {sorted(OBJECTIVES)}, got {num_labels}")
+        lora = plain_data(lora)
         # optimizer/scheduler are callables: kept out of the checkpoint so it loads with weights_only=True
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.template = get_template(RM_TEMPLATES, template, "model.rm.template")
         self.objective = OBJECTIVES[num_labels]
-        self.model: nn.Module | None = None
-        self._tokenizer = None
-        self._zero3 = None
         self.train_acc = BinaryAccuracy()
         self.val_loss = MeanMetric()
         self.val_metrics = TypedBinaryMetrics("val/")
 
-    @property
-    def tokenizer(self):
-        """The backbone's tokenizer, with a pad token."""
-        if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.hparams.model_name, trust_remote_code=self.hparams.trust_remote_code)
-            ensure_pad_token(self._tokenizer)
-        return self._tokenizer
-
     def configure_model(self) -> None:
-        """Build the HF classifier (once), add LoRA / gradient checkpointing."""
+        """Build the HF classifier (once), with LoRA / gradient checkpointing."""
         if self.model is not None:
             return
-        hp = self.hparams
-        self._zero3 = _zero3_hook(self._trainer)
-        kwargs = {"attn_implementation": hp.attn_implementation} if hp.attn_implementation else {}
-        kwargs["dtype"] = getattr(torch, hp.dtype) if hp.dtype else load_dtype(self._trainer)
-        model = load_sequence_classifier(hp.model_name, num_labels=hp.num_labels, trust_remote_code=hp.trust_remote_code, **kwargs)
+        model = self.build_backbone(load_sequence_classifier, "SEQ_CLS", num_labels=self.hparams.num_labels)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = self.tokenizer.pad_token_id
-        if hp.disable_dropout:
-            for layer in model.modules():
-                if isinstance(layer, nn.Dropout):
-                    layer.p = 0.0
-        if hp.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if hp.lora:
-            from peft import LoraConfig, get_peft_model
-
-            model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", **hp.lora))
-            if hp.gradient_checkpointing:
-                model.enable_input_require_grads()
-        self.model = model.train()  # from_pretrained returns eval mode (dropout off)
+        self.model = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Classifier logits (float32)."""
@@ -247,22 +190,6 @@ class RewardLitModule(pl.LightningModule):
         self.val_metrics.reset()
         self.val_loss.reset()
 
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=_param_groups(self))
-        if self.scheduler_factory is None:
-            return optimizer
-        total = int(self.trainer.estimated_stepping_batches)
-        scheduler = self.scheduler_factory(
-            optimizer=optimizer, num_warmup_steps=int(self.hparams.warmup_ratio * total), num_training_steps=total
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
     def fresh_copy(self) -> RewardLitModule:
         """A new module with the same arguments (its model not built yet)."""
         return RewardLitModule(optimizer=self.optimizer_factory, scheduler=self.scheduler_factory, **self.hparams)
-
-    def plain_model(self) -> nn.Module:
-        """The transformers model to export: LoRA adapters merged in (this ends the LoRA wrapper)."""
-        if hasattr(self.model, "merge_and_unload"):
-            self.model = self.model.merge_and_unload()
-        return self.model

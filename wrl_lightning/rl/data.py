@@ -58,6 +58,7 @@ class PolicyDataModule(pl.LightningDataModule):
         val_input / val_format: validation prompts; None holds out ``val_fraction`` of the training prompts.
         val_fraction: share of training prompts held out when there is no validation file.
         max_val_prompts: validate on at most this many prompts (the first ones; None = all).
+        checkers: keep only training prompts whose requirements all have one of these checker ids (None = all).
         prompts_per_round: prompts per rollout batch over all ranks (each answered ``n`` times).
         batches_per_round: Lightning batches per round (set by the stage from the batch arithmetic).
         rounds: rollout batches in the run.
@@ -66,12 +67,13 @@ class PolicyDataModule(pl.LightningDataModule):
 
     def __init__(self, input: str | None = None, format: str = "builtin", val_input: str | None = None,
                  val_format: str = "ifeval", val_fraction: float = 0.2, max_val_prompts: int | None = None,
-                 prompts_per_round: int = 4, batches_per_round: int = 1, rounds: int = 10, seed: int = 42):
+                 checkers: list[str] | None = None, prompts_per_round: int = 4, batches_per_round: int = 1, rounds: int = 10, seed: int = 42):
         super().__init__()
         if not 0 <= val_fraction < 1:
             raise ConfigError("rl.data.val_fraction", f"must be in [0, 1), got {val_fraction}")
         self.input, self.format, self.val_input, self.val_format = input, format, val_input, val_format
         self.val_fraction, self.max_val_prompts, self.seed = val_fraction, max_val_prompts, seed
+        self.checkers = set(checkers) if checkers else None
         self.prompts_per_round, self.batches_per_round, self.rounds = prompts_per_round, batches_per_round, rounds
         self.train_prompts: list[RLPrompt] = []
         self.val_prompts: list[RLPrompt] = []
@@ -80,6 +82,10 @@ class PolicyDataModule(pl.LightningDataModule):
         if self.train_prompts:
             return
         prompts = load_rl_prompts(self.input, self.format, "rl.data.format")
+        if self.checkers:
+            prompts = [p for p in prompts if all(r.checker in self.checkers for r in p.requirements)]
+            if not prompts:
+                raise ConfigError("rl.data.checkers", f"no prompt has only requirements checked by {sorted(self.checkers)}")
         if self.val_input:
             self.train_prompts = prompts
             self.val_prompts = load_rl_prompts(self.val_input, self.val_format, "rl.data.val_format")

@@ -19,13 +19,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
 from wrl_lightning.errors import ConfigError
-from wrl_lightning.models.loading import load_causal_lm, load_tokenizer
-from wrl_lightning.models.reward_module import load_dtype
+from wrl_lightning.models.backbone import BackboneModule, plain_data
+from wrl_lightning.models.loading import load_causal_lm
 from wrl_lightning.requirements.ifeval_eval import follows_requirements
 from wrl_lightning.rl.advantages import frac_zero_std, group_advantages
 from wrl_lightning.rl.losses import logprobs_and_entropy, policy_loss
@@ -53,7 +52,7 @@ def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
-class PolicyLitModule(pl.LightningModule):
+class PolicyLitModule(BackboneModule):
     """A causal LM trained with GRPO on rewards of its own completions.
 
     Args:
@@ -87,16 +86,14 @@ class PolicyLitModule(pl.LightningModule):
                  lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False, disable_dropout: bool = True,
                  attn_implementation: str | None = "sdpa", dtype: str | None = None, trust_remote_code: bool = False,
                  val_temperature: float = 0.0, completions_dir: str | None = None, seed: int = 0):
-        super().__init__()
+        super().__init__(optimizer, scheduler)
         if not rewards:
-            raise ConfigError("rl.rewards", "no reward source: give at least one (e.g. rl.rewards=[rule])")
+            raise ConfigError("rl.rewards", "no reward source: add one, e.g. +reward@rl.rewards.rule=rule")
+        lora = plain_data(lora)
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler", "rollout", "rewards"])
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.rollout, self.rewards = rollout, dict(rewards)
         self.reward_weights = dict(reward_weights or {})
-        self.model: nn.Module | None = None
         self.reference: nn.Module | None = None
-        self._tokenizer = None
         self._buffer: RoundBuffer | None = None
         self._rewards_ready = False
         self.round_rewards: list[float] = []  # mean training reward of each round (reward_start / reward_end)
@@ -104,43 +101,14 @@ class PolicyLitModule(pl.LightningModule):
         self._step_started = 0.0
 
     # ---- model -------------------------------------------------------------------------------------------
-    @property
-    def tokenizer(self):
-        """The policy's tokenizer (pad token = EOS where it has none)."""
-        if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.hparams.model_name, trust_remote_code=self.hparams.trust_remote_code)
-            if self._tokenizer.pad_token is None:
-                self._tokenizer.pad_token = self._tokenizer.eos_token
-        return self._tokenizer
-
-    def _load(self) -> nn.Module:
-        hp = self.hparams
-        kwargs = {"attn_implementation": hp.attn_implementation} if hp.attn_implementation else {}
-        kwargs["dtype"] = getattr(torch, hp.dtype) if hp.dtype else load_dtype(self._trainer)
-        model = load_causal_lm(hp.model_name, trust_remote_code=hp.trust_remote_code, **kwargs)
-        if hp.disable_dropout:
-            for layer in model.modules():
-                if isinstance(layer, nn.Dropout):
-                    layer.p = 0.0
-        return model
-
     def configure_model(self) -> None:
-        """Build the policy (once), with LoRA / gradient checkpointing, and the frozen reference if ``beta > 0``."""
+        """Build the policy (once), with LoRA / gradient checkpointing, and the frozen reference if ``beta > 0``
+        (with LoRA the base model with adapters off serves as the reference)."""
         if self.model is not None:
             return
-        hp = self.hparams
-        model = self._load()
-        if hp.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if hp.lora:
-            from peft import LoraConfig, get_peft_model
-
-            model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **hp.lora))
-            if hp.gradient_checkpointing:
-                model.enable_input_require_grads()
-        elif hp.beta > 0:
-            self.reference = self._load().eval().requires_grad_(False)
-        self.model = model.train()
+        self.model = self.build_backbone(load_causal_lm, "CAUSAL_LM")
+        if self.hparams.beta > 0 and not self.hparams.lora:
+            self.reference = self.load_backbone(load_causal_lm).eval().requires_grad_(False)
 
     def _reference_context(self):
         """Where reference log-probs come from: the frozen copy, or the LoRA base with adapters off."""
@@ -296,21 +264,6 @@ class PolicyLitModule(pl.LightningModule):
                     logger.log_table(key="val/completions", columns=columns, data=[[r[c] for c in columns] for r in rows])
 
     # ---- optimizer / export ------------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(params=params)
-        if self.scheduler_factory is None:
-            return optimizer
-        total = int(self.trainer.estimated_stepping_batches)
-        scheduler = self.scheduler_factory(optimizer=optimizer, num_warmup_steps=int(self.hparams.warmup_ratio * total),
-                                           num_training_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    def plain_model(self) -> nn.Module:
-        """The transformers model to export: LoRA adapters merged in (this ends the LoRA wrapper)."""
-        if hasattr(self.model, "merge_and_unload"):
-            self.model = self.model.merge_and_unload()
-        return self.model
 
 
 def validation_metrics(rows: list[dict[str, Any]], sources: list[str]) -> dict[str, float]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.models.chat import encode_prompt
 from wrl_lightning.utils.registry import registrar
 
 
@@ -47,16 +48,6 @@ class Rollouts:
 
 ROLLOUT_BACKENDS: dict[str, type] = {}
 register_backend = registrar(ROLLOUT_BACKENDS)
-
-
-def encode_prompt(tokenizer, text: str, system_prompt: str | None = None, use_chat_template: bool = True) -> list[int]:
-    """Token ids of one user message: the chat template with a generation prompt where the tokenizer has one."""
-    if not use_chat_template or not tokenizer.chat_template:
-        return tokenizer(text)["input_ids"]
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    messages.append({"role": "user", "content": text})
-    chat = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return tokenizer(chat, add_special_tokens=False)["input_ids"]
 
 
 def completion_mask(completions: torch.Tensor, eos_ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:

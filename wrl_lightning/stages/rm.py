@@ -6,49 +6,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.export import export_hf
 from wrl_lightning.models.reward_module import RewardLitModule
 from wrl_lightning.training.builders import build_callbacks, build_trainer, final_metrics
-from wrl_lightning.training.checkpoints import checkpoint_state_dict, resolve_ckpt_path
-from wrl_lightning.training.deepspeed import check_offload_optimizer, is_deepspeed
+from wrl_lightning.training.checkpoints import EXPORT_WEIGHTS, export_weights, resolve_ckpt_path
+from wrl_lightning.training.deepspeed import check_offload_optimizer
 from wrl_lightning.utils.config import require_choice
 from wrl_lightning.utils.files import write_jsonl
 from wrl_lightning.utils.loggers import build_loggers, finish_loggers, log_config
 from wrl_lightning.utils.run import output_dir
 
 log = logging.getLogger(__name__)
-
-#: Which weights are exported: the end of training, or the best checkpoint by the ModelCheckpoint monitor.
-EXPORT_WEIGHTS = ("last", "best")
-
-
-def export_weights(trainer: pl.Trainer, module: RewardLitModule, weights: str, checkpoint_dir: Path) -> RewardLitModule | None:
-    """The module holding the weights to export, on rank 0 (None elsewhere).
-
-    ``best`` and DeepSpeed runs read a checkpoint (DeepSpeed's is consolidated to fp32 first, the sharded
-    folder is kept); otherwise the trained module itself is exported.
-    """
-    if weights == "best":
-        path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if not path:
-            raise ConfigError("rm.export.weights", "best needs a ModelCheckpoint with a monitor (callbacks.model_checkpoint)")
-    elif is_deepspeed(trainer.strategy):
-        path = str(checkpoint_dir / "final.ckpt")
-        trainer.save_checkpoint(path)  # collective: every rank writes its shard
-    else:
-        return module if trainer.is_global_zero else None
-    if not trainer.is_global_zero:
-        return None
-    fresh = module.fresh_copy()
-    fresh.configure_model()
-    fresh.load_state_dict(checkpoint_state_dict(path))
-    return fresh
-
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit the RM on ``cfg.data``, export it to ``rm.export.dir``; returns the final metrics and ``export_dir``."""
@@ -70,7 +41,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             validated = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)
             metrics.update({k: float(v) for k, v in validated[0].items()})
         export_dir = Path(str(cfg.rm.export.dir))
-        chosen = export_weights(trainer, module, weights, checkpoint_dir)
+        chosen = export_weights(trainer, module, weights, checkpoint_dir, "rm.export.weights")
         if chosen is not None:
             export_hf(chosen.plain_model(), chosen.tokenizer, export_dir, chosen.template, chosen.objective.head,
                       dtype=cfg.rm.export.dtype, meta={"max_length": datamodule.max_length, "weights": weights})

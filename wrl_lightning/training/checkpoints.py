@@ -7,10 +7,13 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import pytorch_lightning as pl
 import torch
 
 from wrl_lightning.errors import ConfigError
+from wrl_lightning.training.deepspeed import is_deepspeed
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +58,31 @@ def checkpoint_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.is_dir():
         path = consolidate_deepspeed(path, path.with_name(path.name + ".fp32.pt"))
     return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+#: Which weights are exported: the end of training, or the best checkpoint by the ModelCheckpoint monitor.
+EXPORT_WEIGHTS = ("last", "best")
+
+
+def export_weights(trainer: pl.Trainer, module: Any, weights: str, checkpoint_dir: Path, key: str) -> Any:
+    """The module holding the weights to export, on rank 0 (None elsewhere); ``key`` names the config key of
+    ``weights`` in errors. The module offers ``fresh_copy()`` and ``configure_model()``.
+
+    ``best`` and DeepSpeed runs read a checkpoint (DeepSpeed's is consolidated to fp32 first, the sharded
+    folder is kept); otherwise the trained module itself is exported.
+    """
+    if weights == "best":
+        path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if not path:
+            raise ConfigError(key, "best needs a ModelCheckpoint with a monitor (callbacks.model_checkpoint)")
+    elif is_deepspeed(trainer.strategy):
+        path = str(checkpoint_dir / "final.ckpt")
+        trainer.save_checkpoint(path)  # collective: every rank writes its shard
+    else:
+        return module if trainer.is_global_zero else None
+    if not trainer.is_global_zero:
+        return None
+    fresh = module.fresh_copy()
+    fresh.configure_model()
+    fresh.load_state_dict(checkpoint_state_dict(path))
+    return fresh

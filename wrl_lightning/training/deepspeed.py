@@ -33,6 +33,17 @@ def is_deepspeed(strategy: Any) -> bool:
     return isinstance(strategy, _LightningDeepSpeedStrategy)
 
 
+def zero3_config(trainer: Any) -> Any:
+    """transformers' ``HfDeepSpeedConfig`` when the strategy runs ZeRO-3 (keep it alive while a model is built:
+    transformers then creates the weights partitioned), else None."""
+    config = getattr(getattr(trainer, "strategy", None), "config", None) or {}
+    if config.get("zero_optimization", {}).get("stage") != 3:
+        return None
+    from transformers.integrations import HfDeepSpeedConfig
+
+    return HfDeepSpeedConfig(config)
+
+
 def check_offload_optimizer(offload_optimizer: bool, optimizer_target: str, key: str) -> None:
     """DeepSpeed optimizer offload needs DeepSpeed's CPU Adam (DeepSpeed refuses torch optimizers there)."""
     if offload_optimizer and not optimizer_target.endswith(OFFLOAD_OPTIMIZERS):

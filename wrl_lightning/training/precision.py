@@ -17,3 +17,14 @@ def resolve_precision(precision: Any, accelerator: str = "auto") -> Any:
         return precision
     wants_gpu = accelerator in ("auto", "gpu", "cuda")
     return "bf16-mixed" if wants_gpu and torch.cuda.is_available() else "32-true"
+
+
+def load_dtype(trainer: Any) -> torch.dtype:
+    """The dtype to load trainable weights in: bf16 only where DeepSpeed's bf16 mode keeps fp32 master weights
+    itself (ZeRO's optimizer); float32 everywhere else, so AdamW's small updates are not rounded away."""
+    from wrl_lightning.training.deepspeed import is_deepspeed
+
+    strategy = getattr(trainer, "strategy", None)
+    if is_deepspeed(strategy) and str(getattr(strategy.precision_plugin, "precision", "")).startswith("bf16"):
+        return torch.bfloat16
+    return torch.float32
