@@ -42,7 +42,7 @@ def test_rl_tiny_trains_validates_and_exports(make_cfg, tmp_path):
     for key in ("reward_start", "reward_end", "val_before/reward", "val_after/reward", "val_before/prompt_level_strict",
                 "val_after/instruction_level_loose", "val_after/reward/rule", "val_after/completion_tokens"):
         assert key in metrics, key
-    assert metrics["val_before/step"] == 0 and metrics["val_after/step"] == 2 * 32 // 16  # 2 updates per round
+    assert metrics["val_before/step"] == 0 and metrics["val_after/step"] == 2 * 48 // 24  # 2 updates per round
     trained = AutoModelForCausalLM.from_pretrained(metrics["export_dir"])
     base = load_causal_lm("embedded:tiny-qwen2")
     changed = [name for name, p in trained.named_parameters() if not torch.equal(p, base.get_parameter(name))]
@@ -59,8 +59,8 @@ def test_rl_tiny_trains_validates_and_exports(make_cfg, tmp_path):
 
 @pytest.mark.parametrize(("overrides", "key"), [
     (["algorithm.n=1"], "algorithm.n"),
-    (["rl.update_batch=24"], "rl.update_batch"),
-    (["rl.micro_batch=6"], "rl.micro_batch"),
+    (["rl.update_batch=36"], "rl.update_batch"),
+    (["rl.micro_batch=5"], "rl.micro_batch"),
     (["rl.rewards.rule=null"], "rl.rewards"),
 ])
 def test_batch_arithmetic_is_checked_before_loading(make_cfg, tmp_path, overrides, key):
