@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,7 +171,56 @@ def tokenize_texts(tokenizer, template: str, responses: list[str], requirements:
     return dataset.data.column("input_ids").to_pylist()
 
 
-class PairDataModule(pl.LightningDataModule):
+class LengthGroupedDataModule(pl.LightningDataModule):
+    """Rows batched by length (:class:`LengthGroupedBatchSampler`) with a training position that checkpoints keep.
+
+    Subclasses set ``train_rows`` / ``val_rows`` (datasets with ``lengths()``), ``batch_size``,
+    ``eval_batch_size``, ``max_tokens``, ``num_workers``, ``seed`` and give :meth:`collator`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._resume: dict[str, int] | None = None
+
+    def collator(self, rows: Dataset) -> Callable[[list[int]], dict[str, torch.Tensor]]:
+        """Row indices -> a padded batch dict."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training stands in the batch order (saved in checkpoints): the epoch and its batches done."""
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if done >= trainer.num_training_batches:  # the epoch is done: resume at the start of the next
+            return {"epoch": trainer.current_epoch + 1, "batches": 0}
+        return {"epoch": trainer.current_epoch, "batches": done}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Resume the batch order there: the next training dataloader starts at that batch."""
+        self._resume = state_dict
+
+    def _loader(self, rows: Dataset, batch_size: int, train: bool) -> DataLoader:
+        sampler = LengthGroupedBatchSampler(rows.lengths(), batch_size, self.max_tokens, shuffle=train, seed=self.seed,
+                                            even="drop" if train else "pad")
+        # an own generator: creating an iterator then leaves the global RNG (dropout) alone, so resume is exact
+        return DataLoader(rows, batch_sampler=sampler, collate_fn=self.collator(rows),
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(self.seed))
+
+    def train_dataloader(self) -> DataLoader:
+        loader = self._loader(self.train_rows, self.batch_size, train=True)
+        if self._resume:
+            loader.batch_sampler.resume(**self._resume)
+            self._resume = None
+        return loader
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_rows, self.eval_batch_size, train=False) if len(self.val_rows) else []
+
+
+
+class PairDataModule(LengthGroupedDataModule):
     """Labelled (response, requirement) pairs for the RM, with an optional WEval validation set.
 
     Args:
@@ -214,7 +263,6 @@ class PairDataModule(pl.LightningDataModule):
         self.weval_items: list[tuple[int, int, int]] = []
         self.stats: dict[str, float] = {}
         self._tokenizer = None
-        self._resume: dict[str, int] | None = None
 
     @property
     def tokenizer(self):
@@ -283,37 +331,8 @@ class PairDataModule(pl.LightningDataModule):
         self.val_rows = TokenRows(rows.input_ids + ids, rows.labels + [-1] * len(ids), rows.type_ids + types,
                                   rows.items + list(range(len(ids))))
 
-    def state_dict(self) -> dict[str, int]:
-        """Where training stands in the batch order (saved in checkpoints): the epoch and its batches done."""
-        trainer = self.trainer
-        if trainer is None:
-            return {}
-        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        if done >= trainer.num_training_batches:  # the epoch is done: resume at the start of the next
-            return {"epoch": trainer.current_epoch + 1, "batches": 0}
-        return {"epoch": trainer.current_epoch, "batches": done}
-
-    def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        """Resume the batch order there: the next training dataloader starts at that batch."""
-        self._resume = state_dict
-
-    def _loader(self, rows: TokenRows, batch_size: int, train: bool) -> DataLoader:
-        sampler = LengthGroupedBatchSampler(rows.lengths(), batch_size, self.max_tokens, shuffle=train, seed=self.seed,
-                                            even="drop" if train else "pad")
-        # an own generator: creating an iterator then leaves the global RNG (dropout) alone, so resume is exact
-        return DataLoader(rows, batch_sampler=sampler, collate_fn=Collator(rows, self.tokenizer.pad_token_id),
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          generator=torch.Generator().manual_seed(self.seed))
-
-    def train_dataloader(self) -> DataLoader:
-        loader = self._loader(self.train_rows, self.batch_size, train=True)
-        if self._resume:
-            loader.batch_sampler.resume(**self._resume)
-            self._resume = None
-        return loader
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader(self.val_rows, self.eval_batch_size, train=False) if len(self.val_rows) else []
+    def collator(self, rows: TokenRows) -> Collator:
+        return Collator(rows, self.tokenizer.pad_token_id)
 
 
 def _rows(pairs: list[Pair], ids: dict[int, list[int]], chosen: list[int], item_of: dict[tuple[str, int, int], int]) -> TokenRows:

@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.data.split import split_keys
@@ -31,7 +30,7 @@ from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.chat import encode_prompt
 from wrl_lightning.models.loading import load_tokenizer
 from wrl_lightning.models.pair_sources import PairSet, load_pairs
-from wrl_lightning.models.rm_data import CHARS_PER_TOKEN, LengthGroupedBatchSampler, group_key
+from wrl_lightning.models.rm_data import CHARS_PER_TOKEN, LengthGroupedDataModule, group_key
 from wrl_lightning.models.rm_inputs import ensure_pad_token, pad_batch
 
 log = logging.getLogger(__name__)
@@ -125,7 +124,7 @@ class SFTCollator:
         return {"input_ids": padded.input_ids, "attention_mask": padded.attention_mask, "labels": labels}
 
 
-class SFTDataModule(pl.LightningDataModule):
+class SFTDataModule(LengthGroupedDataModule):
     """Positive responses of WRL data as (chat prompt, response) examples for supervised fine-tuning.
 
     Args:
@@ -169,7 +168,6 @@ class SFTDataModule(pl.LightningDataModule):
         self.val_rows: SFTRows | None = None
         self.stats: dict[str, float] = {}
         self._tokenizer = None
-        self._resume: dict[str, int] | None = None
 
     @property
     def tokenizer(self):
@@ -232,33 +230,5 @@ class SFTDataModule(pl.LightningDataModule):
                       "train_response_tokens": response_tokens}
         log.info("SFT data: %s", ", ".join(f"{k}={v}" for k, v in self.stats.items()))
 
-    def state_dict(self) -> dict[str, int]:
-        """Where training stands in the batch order (saved in checkpoints): the epoch and its batches done."""
-        trainer = self.trainer
-        if trainer is None:
-            return {}
-        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        if done >= trainer.num_training_batches:  # the epoch is done: resume at the start of the next
-            return {"epoch": trainer.current_epoch + 1, "batches": 0}
-        return {"epoch": trainer.current_epoch, "batches": done}
-
-    def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        """Resume the batch order there: the next training dataloader starts at that batch."""
-        self._resume = state_dict
-
-    def _loader(self, rows: SFTRows, batch_size: int, train: bool) -> DataLoader:
-        sampler = LengthGroupedBatchSampler(rows.lengths(), batch_size, self.max_tokens, shuffle=train, seed=self.seed,
-                                            even="drop" if train else "pad")
-        return DataLoader(rows, batch_sampler=sampler, collate_fn=SFTCollator(rows, self.tokenizer.pad_token_id),
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          generator=torch.Generator().manual_seed(self.seed))
-
-    def train_dataloader(self) -> DataLoader:
-        loader = self._loader(self.train_rows, self.batch_size, train=True)
-        if self._resume:
-            loader.batch_sampler.resume(**self._resume)
-            self._resume = None
-        return loader
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader(self.val_rows, self.eval_batch_size, train=False) if len(self.val_rows) else []
+    def collator(self, rows: SFTRows) -> SFTCollator:
+        return SFTCollator(rows, self.tokenizer.pad_token_id)
