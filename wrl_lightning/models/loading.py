@@ -6,7 +6,9 @@ load as safetensors where the checkpoint has them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from wrl_lightning.errors import ConfigError
@@ -43,15 +45,49 @@ def resolve_model_path(name: str, key: str = "model") -> str:
             raise ConfigError(key, f"unknown embedded model {alias!r} (known: {', '.join(sorted(EMBEDDED))})")
         return EMBEDDED[alias]()
     if name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
-        raise ConfigError(key, f"model folder not found: {name}")
+        raise _model_error(key, name, f"model folder not found: {name}")
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+def _model_error(key: str, name: str, problem: str) -> ConfigError:
+    """A :class:`ConfigError` that remembers the model name (the CLI names the config key holding it)."""
+    err = ConfigError(key, problem)
+    err.model_name = name
+    return err
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+
+
+@contextmanager
+def _loading(name: str, key: str = "model"):
+    """Turn transformers' OSError for a model it cannot find into one line naming the cause."""
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        yield
+    except HFValidationError:
+        raise _model_error(key, name, f"{name!r} is neither a local folder nor a valid hub id (ORG/NAME)") from None
+    except OSError as err:
+        if name.startswith("embedded:") or Path(name).expanduser().exists():
+            raise _model_error(key, name, f"cannot load {name}: {str(err).splitlines()[0]}") from None
+        if _offline():
+            raise _model_error(key, name, f"{name!r} is not a local folder, and offline mode (HF_HUB_OFFLINE=1) "
+                                          "forbids fetching it from the hub: pass a local folder, or unset "
+                                          "HF_HUB_OFFLINE to download it") from None
+        raise _model_error(key, name, f"{name!r} is neither a local folder nor a loadable hub model: "
+                                      f"{str(err).splitlines()[0]}") from None
 
 
 def load_tokenizer(name: str, trust_remote_code: bool = False, **kwargs):
     """A fast tokenizer for ``name`` (path, hub id or embedded alias)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs)
+    with _loading(str(name)):
+        return AutoTokenizer.from_pretrained(resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs)
 
 
 def load_sequence_classifier(name: str, num_labels: int | None = None, trust_remote_code: bool = False, **kwargs):
@@ -60,13 +96,16 @@ def load_sequence_classifier(name: str, num_labels: int | None = None, trust_rem
 
     if num_labels is not None:
         kwargs["num_labels"] = num_labels
-    return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs
-    )
+    with _loading(str(name)):
+        return AutoModelForSequenceClassification.from_pretrained(
+            resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs
+        )
 
 
 def load_causal_lm(name: str, trust_remote_code: bool = False, **kwargs):
     """``AutoModelForCausalLM`` for ``name``."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs)
+    with _loading(str(name)):
+        return AutoModelForCausalLM.from_pretrained(resolve_model_path(name), trust_remote_code=trust_remote_code,
+                                                    **kwargs)

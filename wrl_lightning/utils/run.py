@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import get_method
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from wrl_lightning.errors import ConfigError, WrlError
 from wrl_lightning.utils.config import print_and_save_config, resolve_or_fail
@@ -57,9 +59,100 @@ def user_error_inside(err: BaseException) -> WrlError | None:
     return None
 
 
+def is_launched_rank() -> bool:
+    """True in a process started for a rank other than 0 (the run folder is rank 0's business)."""
+    return any(os.environ.get(name, "0") not in ("", "0") for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def _resumes_inside(cfg: DictConfig, folder: Path) -> bool:
+    """Whether ``ckpt_path`` points into ``folder`` (``last`` always does)."""
+    ckpt = cfg.get("ckpt_path")
+    if ckpt is None:
+        return False
+    return str(ckpt) == "last" or folder.resolve() in Path(str(ckpt)).resolve().parents
+
+
+def empty_folder(folder: Path) -> None:
+    """Remove everything inside ``folder`` (the folder itself stays)."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def claim_output_dir(cfg: DictConfig, folder: Path, fresh_only: bool = False) -> None:
+    """Make ``folder`` this run's: refuse a finished run's folder unless ``overwrite=true``, then empty it.
+
+    A folder holding ``metrics.json`` holds a finished run; writing into it would mix two runs' files. A run
+    with ``ckpt_path`` set continues the run in that folder and is let in. ``overwrite=true`` removes the
+    earlier run's files first (all of them, so nothing stale stays); with ``fresh_only`` (the stage itself,
+    after Hydra wrote this run's ``.hydra/`` and log) only a folder still holding ``metrics.json`` is emptied.
+    """
+    if not folder.is_dir():
+        return
+    finished = (folder / "metrics.json").exists()
+    if cfg.get("overwrite"):
+        if _resumes_inside(cfg, folder):
+            raise ConfigError("overwrite", f"overwrite=true would delete the checkpoints ckpt_path={cfg.ckpt_path} "
+                                           f"resumes from in {folder}; pass one of them")
+        if finished or (not fresh_only and any(folder.iterdir())):
+            log.info("overwrite=true: emptying %s", folder)
+            empty_folder(folder)
+    elif finished and cfg.get("ckpt_path") is None:
+        raise ConfigError("paths.output_dir", f"{folder} already holds a finished run (metrics.json); pass "
+                                              "overwrite=true to replace it, or choose another paths.output_dir")
+
+
+#: Files a run writes before any work; a run that fails with only these in its new folder leaves no folder.
+SETUP_FILES = (".hydra", "config.yaml", "config_tree.log")
+#: Run folders this process created (Hydra's callback notes them before Hydra makes them).
+CREATED_FOLDERS: set[Path] = set()
+#: Whether :func:`run_stage` guards its folder: in the CLI (where pipeline steps are stages run in their own
+#: folders), not when a program or a test calls it directly.
+GUARD_FOLDERS = {"folders": False}
+
+
+def discard_failed_start(cfg: DictConfig) -> None:
+    """After a user error: remove the run folder this process created if it holds only setup files."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or is_launched_rank():
+        return
+    folder = Path(HydraConfig.get().runtime.output_dir).resolve()
+    if folder not in CREATED_FOLDERS or not folder.is_dir():
+        return
+    if all(entry.name in SETUP_FILES or entry.suffix == ".log" for entry in folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def name_model_key(cfg: DictConfig, err: WrlError | None) -> WrlError | None:
+    """``err`` with its key made the config key that holds the model name (the loaders only know the name)."""
+    value = getattr(err, "model_name", None)
+    if not isinstance(err, ConfigError) or value is None or "." in err.key:
+        return err
+    found: list[str] = []
+
+    def visit(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                visit(child, f"{prefix}{key}.")
+        elif node == value:
+            found.append(prefix[:-1])
+
+    visit(OmegaConf.to_container(cfg, resolve=True), "")
+    if not found:
+        return err
+    named = ConfigError(sorted(found, key=lambda k: not k.endswith(err.key))[0], err.problem)
+    named.model_name = value
+    return named
+
+
 def run_stage(cfg: DictConfig) -> dict[str, Any]:
     """Validate ``cfg``, run ``cfg.stage.run`` and write ``metrics.json``; returns the metrics."""
     resolve_or_fail(cfg)
+    if GUARD_FOLDERS["folders"] and is_global_zero():
+        claim_output_dir(cfg, Path(str(cfg.paths.output_dir)), fresh_only=True)
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
     out = output_dir(cfg)
@@ -74,7 +167,9 @@ def run_stage(cfg: DictConfig) -> dict[str, Any]:
     try:
         metrics = flatten_metrics(stage(cfg))
     except InstantiationException as err:  # a class built from the config refused its arguments
-        raise user_error_inside(err) or err from None
+        raise name_model_key(cfg, user_error_inside(err)) or err from None
+    except ConfigError as err:
+        raise name_model_key(cfg, err) from None
     if is_global_zero():
         write_json(out / "metrics.json", metrics)
         log.info("metrics written to %s", out / "metrics.json")
@@ -95,9 +190,8 @@ def main_entry(cfg: DictConfig) -> float | None:
     except WrlError as err:
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+        discard_failed_start(cfg)
+        print_error(err)
         sys.exit(err.exit_code)
     key = cfg.get("optimized_metric")
     if key is None:
@@ -107,4 +201,9 @@ def main_entry(cfg: DictConfig) -> float | None:
     return metrics[key]
 
 
+def print_error(err: BaseException) -> None:
+    """``error: MESSAGE`` on stderr, one line however long (rich would wrap it at the terminal width)."""
+    from rich.console import Console
+    from rich.text import Text
 
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error:", "bold red"), " ", str(err)))
