@@ -7,6 +7,9 @@ read the same way wherever it scores.
 - A pair RM's template, head and input length come from the arguments, else from the checkpoint:
   ``wrl_template`` and ``wrl_max_length`` (stored by exports of stage=rm) and ``num_labels`` (2: ``p1``,
   1: ``sigmoid``).
+- ``packing`` (``auto`` | ``on`` | ``off``): score every requirement of a response in one packed forward
+  (:mod:`wrl_lightning.models.packing`); ``auto`` packs for decoder classifiers whose template ends with
+  ``{requirement}``. Scores equal the one-pair path's up to float rounding.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import torch
 
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer
+from wrl_lightning.models.packing import resolve_packing
 from wrl_lightning.models.rm_inputs import encode_pairs, ensure_pad_token
 from wrl_lightning.models.templates import RM_TEMPLATES, get_template
 
@@ -51,35 +55,45 @@ def input_length(model: torch.nn.Module, tokenizer: Any, requested: int | None) 
 
 @dataclass
 class RMInputs:
-    """How a (response, requirement) RM reads pairs and what its score is: template, input length, head."""
+    """How a (response, requirement) RM reads pairs and what its score is: template, input length, head, and
+    whether pairs are scored packed (one forward per response, :mod:`wrl_lightning.models.packing`)."""
 
     tokenizer: Any
     template: str
     max_length: int
     head: str
+    packing: bool = False
 
     @classmethod
     def resolve(cls, model: torch.nn.Module, tokenizer: Any, template: str | None = None,
-                head: str | None = None, max_length: int | None = None) -> RMInputs:
+                head: str | None = None, max_length: int | None = None,
+                packing: str | bool | None = "auto") -> RMInputs:
         """The given values, else the checkpoint's (see the module docstring), else the paper's template
-        and 512 tokens."""
+        and 512 tokens; ``packing`` as :func:`~wrl_lightning.models.packing.resolve_packing`."""
         config = model.config
         template = template or getattr(config, "wrl_template", None) or "paper"
         template = get_template(RM_TEMPLATES, template, "scorer.template")
         head = head or ("sigmoid" if config.num_labels == 1 else "p1")
-        return cls(tokenizer, template, input_length(model, tokenizer, max_length), head)
+        length = input_length(model, tokenizer, max_length)
+        return cls(tokenizer, template, length, head, resolve_packing(packing, model, template, length))
 
     def score(self, responses: Sequence[str], requirements: Sequence[str],
-              predict: Callable[[list[list[int]]], list[float]], round_decimals: int | None = None) -> list[float]:
+              predict: Callable[[list[list[int]]], list[float]], round_decimals: int | None = None,
+              predict_packed: Callable[[list[list[int]], list[str]], list[float]] | None = None) -> list[float]:
         """One score per (response, requirement), in order: identical pairs are encoded and predicted once
-        (``predict`` maps token rows to scores in order); ``round_decimals`` rounds them."""
+        (``predict`` maps token rows to scores in order; with :attr:`packing`, ``predict_packed`` maps token
+        rows and each row's response to them); ``round_decimals`` rounds them."""
         pairs = list(zip(responses, requirements, strict=True))
         unique = list(dict.fromkeys(pairs))
         if not unique:
             return []
         texts, constraints = [p[0] for p in unique], [p[1] for p in unique]
         rows = encode_pairs(self.tokenizer, self.template, texts, constraints, self.max_length)
-        scores = dict(zip(unique, predict(rows), strict=True))
+        if self.packing and predict_packed is not None:
+            values = predict_packed(rows, texts)
+        else:
+            values = predict(rows)
+        scores = dict(zip(unique, values, strict=True))
         if round_decimals is not None:
             scores = {pair: round(value, round_decimals) for pair, value in scores.items()}
         return [scores[pair] for pair in pairs]

@@ -9,6 +9,10 @@ input length resolve as for ``scorer=rm`` (:mod:`wrl_lightning.scoring.classifie
 Precision: :meth:`ResidentRM.load` gives float32 weights (4 bytes per parameter); ``precision`` adds
 autocast on top, by default bf16 on CUDA and none on CPU (as ``scorer=rm``), so scores match the WEval
 scorer on the same hardware. A wrapped model keeps its dtype: hand over bf16 weights to halve GPU memory.
+
+Packing (``packing``: auto | on | off): a decoder RM scores every requirement of a response in one forward,
+the response's tokens once (:mod:`wrl_lightning.models.packing`); ``auto`` packs decoder classifiers whose
+template ends with ``{requirement}``. ``stats`` then also gives ``n_pair_tokens`` and ``packing_ratio``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import torch
 
 from wrl_lightning.models.heads import HEADS
+from wrl_lightning.models.packing import score_packed
 from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch
 from wrl_lightning.scoring.classifier import RMInputs, load_classifier, share_pad_token
 from wrl_lightning.scoring.sequence import batch_scores, batch_stats
@@ -43,15 +48,16 @@ class ResidentRM:
     The model is moved to ``device`` (None: :func:`default_device`) and put in eval mode once. ``template``,
     ``head``, ``max_length`` None take the checkpoint's (``wrl_template``, ``num_labels``,
     ``wrl_max_length``). ``precision`` None/auto: bf16-mixed on CUDA, 32-true on CPU. Batches hold at most
-    ``batch_size`` rows and ``max_tokens`` padded tokens. ``round_decimals=3`` mimics the paper's server.
+    ``batch_size`` rows and ``max_tokens`` padded tokens (packed: sequences, each a response with all its
+    requirements). ``round_decimals=3`` mimics the paper's server. ``packing``: see the module docstring.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, template: str | None = None,
                  head: str | None = None, max_length: int | None = None, device: str | torch.device | None = None,
                  precision: str | None = None, batch_size: int = 64, max_tokens: int | None = 16384,
-                 round_decimals: int | None = None):
+                 round_decimals: int | None = None, packing: str | bool | None = "auto"):
         share_pad_token(model, tokenizer)
-        self.inputs = RMInputs.resolve(model, tokenizer, template, head, max_length)
+        self.inputs = RMInputs.resolve(model, tokenizer, template, head, max_length, packing)
         if self.inputs.head not in HEADS:
             raise ValueError(f"head must be one of {sorted(HEADS)}, got {self.inputs.head!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -72,7 +78,18 @@ class ResidentRM:
     def score_pairs(self, responses: Sequence[str], requirements: Sequence[str]) -> list[float]:
         """The RM's score (P(adheres) for p1/sigmoid heads) of each (response, requirement), in input order;
         identical pairs are scored once."""
-        return self.inputs.score(responses, requirements, self._predict, self.round_decimals)
+        return self.inputs.score(responses, requirements, self._predict, self.round_decimals, self._predict_packed)
+
+    def _autocast(self):
+        return nullcontext() if self.autocast is None else torch.autocast(self.device.type, dtype=self.autocast)
+
+    @torch.inference_mode()
+    def _predict_packed(self, rows: list[list[int]], owners: list[str]) -> list[float]:
+        """Scores of token ``rows`` in order, each response's rows (``owners``) packed into one sequence."""
+        with self._autocast():
+            scores, self.stats = score_packed(self.model, rows, owners, self.inputs.tokenizer.pad_token_id,
+                                              self.inputs.head, self.batch_size, self.max_tokens, self.device)
+        return scores
 
     @torch.inference_mode()
     def _predict(self, rows: list[list[int]]) -> list[float]:
@@ -82,8 +99,7 @@ class ResidentRM:
         head, pad_id = HEADS[self.inputs.head], self.inputs.tokenizer.pad_token_id
         scores = [0.0] * len(rows)
         device = self.device
-        autocast = nullcontext() if self.autocast is None else torch.autocast(device.type, dtype=self.autocast)
-        with autocast:
+        with self._autocast():
             for index in batches:
                 batch = pad_batch([rows[i] for i in index], index, pad_id)
                 values = batch_scores(self.model, batch.input_ids.to(device), batch.attention_mask.to(device), head)

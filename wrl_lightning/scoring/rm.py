@@ -17,6 +17,7 @@ import torch
 
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.data.scores import GroupScores
+from wrl_lightning.models.packing import predict_packed_scores
 from wrl_lightning.scoring.base import PerRequirementScorer, Scorer
 from wrl_lightning.scoring.classifier import DEFAULT_MAX_LENGTH as DEFAULT_MAX_LENGTH  # re-exported
 from wrl_lightning.scoring.classifier import RMInputs, input_length, load_classifier
@@ -42,6 +43,13 @@ class _ClassifierScorer:
         )
         return scores
 
+    def predict_packed(self, rows: list[list[int]], owners: list[str]) -> list[float]:
+        scores, self.stats = predict_packed_scores(
+            self.model, rows, owners, self.tokenizer.pad_token_id, self.head, self.batch_size, self.max_tokens,
+            self.trainer_kwargs
+        )
+        return scores
+
 
 class RMScorer(PerRequirementScorer):
     """Fine-grained classifier RM: P(label 1) per (response, requirement), mean per response.
@@ -50,14 +58,16 @@ class RMScorer(PerRequirementScorer):
     ``max_length`` None the length it was trained with (``wrl_max_length``), else 512.
     ``head`` is ``p1`` for 2-label checkpoints, ``sigmoid`` for 1-label ones; ``round_decimals=3`` mimics
     the paper's server. Identical (response, requirement) texts are scored once. Weights load in float32;
-    ``trainer.precision`` picks the compute dtype (bf16-mixed on GPU, 32-true on CPU).
+    ``trainer.precision`` picks the compute dtype (bf16-mixed on GPU, 32-true on CPU). ``packing``
+    (auto | on | off): score a response's requirements in one packed forward (decoder RMs; see
+    :mod:`wrl_lightning.models.packing`).
     """
 
     def __init__(self, model: str, template: str | None = None, head: str | None = None, max_length: int | None = None,
                  batch_size: int = 64, max_tokens: int | None = 16384, round_decimals: int | None = None,
-                 trust_remote_code: bool = False, trainer: dict | None = None):
+                 trust_remote_code: bool = False, trainer: dict | None = None, packing: str | bool | None = "auto"):
         classifier, tokenizer = load_classifier(model, trust_remote_code)
-        self.inputs = RMInputs.resolve(classifier, tokenizer, template, head, max_length)
+        self.inputs = RMInputs.resolve(classifier, tokenizer, template, head, max_length, packing)
         self.backend = _ClassifierScorer(classifier, tokenizer, self.inputs.head, self.inputs.max_length,
                                          batch_size, max_tokens, trainer)
         self.round_decimals = round_decimals
@@ -68,7 +78,8 @@ class RMScorer(PerRequirementScorer):
 
     def score_pairs(self, responses: Sequence[str], requirements: Sequence[str]) -> list[float]:
         """P(adheres) of each (response, requirement), in order; no gold or group needed."""
-        return self.inputs.score(responses, requirements, self.backend.predict, self.round_decimals)
+        return self.inputs.score(responses, requirements, self.backend.predict, self.round_decimals,
+                                 self.backend.predict_packed)
 
     def score_items(self, groups: Sequence[WEvalGroup], items: list[tuple[int, int, int]]) -> list[float]:
         return self.score_pairs([groups[g].responses[r].text for g, r, _ in items],
