@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from tests.conftest import child_env
 from tests.unit.test_reward_module import write_groups
 from wrl_lightning.models.loading import resolve_model_path
-from wrl_lightning.stages import rm as rm_stage
+from wrl_lightning.training import builders
 from wrl_lightning.utils.run import run_stage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,10 +76,10 @@ def test_resume_from_last_matches_an_uninterrupted_run(make_cfg, toy_file, tmp_p
                  "model.rm.disable_dropout=false"]  # dropout on: resume must restore the RNG states too
     straight = run_stage(make_cfg(overrides, tmp_path / "straight"))
 
-    build = rm_stage.build_callbacks
-    monkeypatch.setattr(rm_stage, "build_callbacks", lambda cfg, has_logger: [*build(cfg, has_logger), _StopAfterFirstEpoch()])
+    build = builders.build_callbacks
+    monkeypatch.setattr(builders, "build_callbacks", lambda cfg, has_logger: [*build(cfg, has_logger), _StopAfterFirstEpoch()])
     run_stage(make_cfg(overrides, tmp_path / "resumed"))
-    monkeypatch.setattr(rm_stage, "build_callbacks", build)
+    monkeypatch.setattr(builders, "build_callbacks", build)
     resumed = run_stage(make_cfg([*overrides, "ckpt_path=last"], tmp_path / "resumed"))
 
     assert resumed["val/loss"] == pytest.approx(straight["val/loss"], abs=1e-6)
@@ -120,14 +120,14 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(make_cfg, toy_file, tmp_p
                  "trainer.val_check_interval=0.5", "callbacks.model_checkpoint.save_top_k=-1"]  # a checkpoint per validation
     straight = run_stage(make_cfg(overrides, tmp_path / "straight"))
 
-    build = rm_stage.build_callbacks
-    monkeypatch.setattr(rm_stage, "build_callbacks",
+    build = builders.build_callbacks
+    monkeypatch.setattr(builders, "build_callbacks",
                         lambda cfg, has_logger: [*build(cfg, has_logger), _KillAfterMidEpochCheckpoint()])
     with pytest.raises(_Killed) as killed:
         run_stage(make_cfg(overrides, tmp_path / "resumed"))
     step, per_epoch = killed.value.args
     assert per_epoch < step < 2 * per_epoch  # killed in the middle of epoch 1
-    monkeypatch.setattr(rm_stage, "build_callbacks", build)
+    monkeypatch.setattr(builders, "build_callbacks", build)
     checkpoint = tmp_path / "resumed" / "checkpoints" / f"epoch=001-step={step}.ckpt"
     resumed = run_stage(make_cfg([*overrides, f"ckpt_path='{checkpoint}'"], tmp_path / "resumed"))
 

@@ -91,13 +91,10 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
 
 
 @dataclass
-class TokenRows(Dataset):
-    """Tokenized rows: ``label`` -1 = unlabelled; ``item`` -1 = not part of a WEval group."""
+class IndexedRows(Dataset):
+    """Token rows served by index: the batch sampler picks indices, a collator pads the rows."""
 
     input_ids: list[list[int]]
-    labels: list[int]
-    type_ids: list[int]
-    items: list[int]
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -107,6 +104,15 @@ class TokenRows(Dataset):
 
     def lengths(self) -> list[int]:
         return [len(row) for row in self.input_ids]
+
+
+@dataclass
+class TokenRows(IndexedRows):
+    """Tokenized pairs: ``label`` -1 = unlabelled; ``item`` -1 = not part of a WEval group."""
+
+    labels: list[int]
+    type_ids: list[int]
+    items: list[int]
 
 
 class Collator:

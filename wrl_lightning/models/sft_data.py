@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
 from wrl_lightning.data.records import WEvalGroup
 from wrl_lightning.data.split import split_keys
@@ -30,7 +29,7 @@ from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.chat import encode_prompt
 from wrl_lightning.models.loading import load_tokenizer
 from wrl_lightning.models.pair_sources import PairSet, load_pairs
-from wrl_lightning.models.rm_data import CHARS_PER_TOKEN, LengthGroupedDataModule, group_key
+from wrl_lightning.models.rm_data import CHARS_PER_TOKEN, IndexedRows, LengthGroupedDataModule, group_key
 from wrl_lightning.models.rm_inputs import ensure_pad_token, pad_batch
 
 log = logging.getLogger(__name__)
@@ -90,20 +89,10 @@ def encode_example(tokenizer, prompt_ids: list[int], response_ids: list[int], ma
 
 
 @dataclass
-class SFTRows(Dataset):
+class SFTRows(IndexedRows):
     """Tokenized examples: ``input_ids`` and how many of their first tokens are prompt."""
 
-    input_ids: list[list[int]]
     prompt_lengths: list[int]
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-    def lengths(self) -> list[int]:
-        return [len(row) for row in self.input_ids]
 
 
 class SFTCollator:
