@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.local_server import LocalJSONServer
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.generation.base import GenerationRequest
 from wrl_lightning.generation.http import EndpointError, HTTPGenerator, ResponseCache
@@ -115,66 +114,39 @@ def test_smollm2_converts_and_writes_sensible_text(one_thread):
 
 
 # ----------------------------------------------------------------------------------------------- http
-class FakeOpenAI:
+class FakeOpenAI(LocalJSONServer):
     """A local chat-completions server: echoes the prompt; ``fail(prompt, hit)`` may return an error status."""
 
     def __init__(self, delay: float = 0.0, fail=None):
+        super().__init__()
         self.delay, self.fail = delay, fail or (lambda prompt, hit: None)
         self.hits: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
         self.bodies: list[dict] = []
         self.headers: list[dict] = []
         self.in_flight = self.max_in_flight = 0
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
-                with fake.lock:
-                    fake.hits[prompt] += 1
-                    fake.bodies.append(body)
-                    fake.headers.append(dict(self.headers))
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                    hit = fake.hits[prompt]
-                time.sleep(fake.delay)
-                status = fake.fail(prompt, hit) if self.path == "/v1/chat/completions" else 404
-                with fake.lock:
-                    fake.in_flight -= 1
-                    if status is None:
-                        fake.answered[prompt] += 1
-                payload = {"error": "nope"} if status else {"choices": [{"message": {"content": f"echo: {prompt}"}}]}
-                data = json.dumps(payload).encode()
-                self.send_response(status or 200)
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, body: dict, headers: dict):
+        prompt = body["messages"][-1]["content"]
+        with self.lock:
+            self.hits[prompt] += 1
+            self.bodies.append(body)
+            self.headers.append(headers)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            hit = self.hits[prompt]
+        time.sleep(self.delay)
+        status = self.fail(prompt, hit) if path == "/v1/chat/completions" else 404
+        with self.lock:
+            self.in_flight -= 1
+            if status is None:
+                self.answered[prompt] += 1
+        payload = {"error": "nope"} if status else {"choices": [{"message": {"content": f"echo: {prompt}"}}]}
+        return status or 200, payload, {"Retry-After": "0"} if status == 429 else {}
 
 
 def http_generator(server: FakeOpenAI, **options) -> HTTPGenerator:
@@ -205,7 +177,7 @@ def test_http_gives_up_on_client_errors_and_dead_endpoints(tmp_path):
         with pytest.raises(EndpointError, match="answered 400"):
             http_generator(server).generate(requests_for(1))
         assert sum(server.hits.values()) == 1
-        port = server.server.server_address[1]
+        port = server.port
     dead = HTTPGenerator("fake", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff_s=0.01, timeout_s=2)
     with pytest.raises(EndpointError, match="after 2 attempts"):
         dead.generate(requests_for(1))

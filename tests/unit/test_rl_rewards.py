@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
 
+from tests.local_server import LocalJSONServer
 from wrl_lightning.data.records import Requirement
 from wrl_lightning.generation.base import Generator
 from wrl_lightning.rl.prompts import RLPrompt, load_rl_prompts
@@ -178,62 +176,33 @@ def test_judge_binary_config_runs_the_real_hf_generator(make_cfg, tmp_path, buil
 
 
 # ------------------------------------------------------------------------------------------- remote RM
-class FakeRM:
+class FakeRM(LocalJSONServer):
     """A local RM service: reward = the number of characters of the response (answer / query minus prompt);
     ``fail(hit)`` may return an error status for the ``hit``-th request."""
 
     def __init__(self, fail=None, key: str = "rewards"):
+        super().__init__()
         self.fail, self.key = fail or (lambda hit: None), key
         self.bodies: list[dict] = []
         self.hits = 0
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/reward"
+        return f"http://127.0.0.1:{self.port}/reward"
 
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake.lock:
-                    fake.hits += 1
-                    fake.bodies.append(body)
-                    status = fake.fail(fake.hits) if self.path == "/reward" else 404
-                if status:
-                    payload = {"error": f"boom {status}"}
-                elif "question" in body:
-                    assert set(body) == {"question", "answer"} and len(body["question"]) == len(
-                        body["answer"]
-                    )
-                    payload = {fake.key: [len(a) for a in body["answer"]]}
-                else:
-                    assert set(body) == {"query", "prompts", "labels"}
-                    assert all(q.startswith(p) for q, p in zip(body["query"], body["prompts"]))
-                    payload = {fake.key: [len(q) - len(p) for q, p in zip(body["query"], body["prompts"])]}
-                data = json.dumps(payload).encode()
-                self.send_response(status or 200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, body: dict, headers: dict):
+        with self.lock:
+            self.hits += 1
+            self.bodies.append(body)
+            status = self.fail(self.hits) if path == "/reward" else 404
+        if status:
+            return status, {"error": f"boom {status}"}, {}
+        if "question" in body:
+            assert set(body) == {"question", "answer"} and len(body["question"]) == len(body["answer"])
+            return 200, {self.key: [len(a) for a in body["answer"]]}, {}
+        assert set(body) == {"query", "prompts", "labels"}
+        assert all(q.startswith(p) for q, p in zip(body["query"], body["prompts"]))
+        return 200, {self.key: [len(q) - len(p) for q, p in zip(body["query"], body["prompts"])]}, {}
 
 
 SAMPLES = [(_prompt(str(i), f"Rule {i}."), "x" * (i + 1)) for i in range(5)]
