@@ -18,41 +18,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
+from bench_common import add_group_args, saved_classifier  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from wrl_lightning.models.loading import load_sequence_classifier, load_tokenizer  # noqa: E402
-from wrl_lightning.models.rm_inputs import ensure_pad_token, pad_batch, padding_efficiency  # noqa: E402
+from wrl_lightning.models.rm_inputs import pad_batch, padding_efficiency  # noqa: E402
 from wrl_lightning.models.templates import RM_TEMPLATES  # noqa: E402
 from wrl_lightning.scoring.rm import RMScorer  # noqa: E402
-from wrl_lightning.utils.resolvers import BUILTIN_DIR  # noqa: E402
 from wrl_lightning.weval.importers import load_groups  # noqa: E402
-
-SHARED_LEVELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "writing_levels_5c.jsonl"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_input = SHARED_LEVELS if SHARED_LEVELS.exists() else BUILTIN_DIR / "weval_demo.jsonl"
-    parser.add_argument("--input", type=Path, default=default_input, help="WEval group file")
-    parser.add_argument("--format", default="levels" if default_input == SHARED_LEVELS else "canonical", help="its format")
-    parser.add_argument("--groups", type=int, default=12, help="groups to score")
+    add_group_args(parser, groups=12)
     parser.add_argument("--model", default="embedded:minilm", help="sequence classifier (path, hub id, embedded:NAME)")
     parser.add_argument("--max-length", type=int, default=384, help="tokens per (response, requirement)")
     parser.add_argument("--batch-size", type=int, default=64, help="rows per batch (batched variants)")
     parser.add_argument("--max-tokens", type=int, default=16384, help="padded-token budget per batch (rm scorer)")
     return parser.parse_args()
-
-
-def saved_classifier(name: str, directory: Path) -> Path:
-    """Save the classifier once (a packaged encoder gets a seeded head) so every variant loads the same weights."""
-    torch.manual_seed(0)
-    model, tokenizer = load_sequence_classifier(name, num_labels=2), load_tokenizer(name)
-    ensure_pad_token(tokenizer)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
 
 
 def one_at_a_time(model, tokenizer, texts, max_length) -> list[float]:
