@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from wrl_lightning.data.records import Where
 from wrl_lightning.errors import RecordError
+
+T = TypeVar("T")
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".parquet")
 
@@ -43,3 +46,19 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     dataset = Dataset.from_parquet(str(path), keep_in_memory=True)
     for number, row in enumerate(dataset, 1):
         yield number, dict(row)
+
+
+def read_unique(path: str | os.PathLike, parse: Callable[[dict[str, Any], Where], T], key_of: Callable[[T], str],
+                key_field: str) -> list[T]:
+    """``parse(row, where)`` of every row of ``path``; a repeated ``key_of(record)`` is an error on ``key_field``."""
+    records: list[T] = []
+    seen: set[str] = set()
+    for line, row in iter_rows(path):
+        where = Where(str(path), line)
+        record = parse(row, where)
+        key = key_of(record)
+        if key in seen:
+            raise where.error(key_field, f"duplicate {key!r}")
+        seen.add(key)
+        records.append(record)
+    return records

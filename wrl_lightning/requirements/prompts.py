@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wrl_lightning.data.io import iter_rows
+from wrl_lightning.data.io import read_unique
 from wrl_lightning.data.records import Requirement, Where, check_category, requirement_from_obj
 from wrl_lightning.data.taxonomy import infer_category, infer_requirement_type
 from wrl_lightning.errors import RecordError
@@ -72,15 +72,7 @@ def prompt_from_row(row: dict[str, Any], where: Where) -> PromptRecord:
 
 def load_prompt_file(path: str | os.PathLike) -> list[PromptRecord]:
     """Prompt records from a JSONL or parquet file; ids must be unique."""
-    records: list[PromptRecord] = []
-    seen: set[str] = set()
-    for line, row in iter_rows(path):
-        where = Where(str(path), line)
-        record = prompt_from_row(row, where)
-        if record.id in seen:
-            raise where.error("prompt_id", f"duplicate {record.id!r}")
-        seen.add(record.id)
-        records.append(record)
+    records = read_unique(path, prompt_from_row, lambda record: record.id, "prompt_id")
     if not records:
         raise RecordError(str(path), None, "file", "holds no prompt")
     return records

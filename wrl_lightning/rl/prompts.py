@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wrl_lightning.data.io import iter_rows
+from wrl_lightning.data.io import read_unique
 from wrl_lightning.data.records import Requirement, Where, requirement_from_obj
 from wrl_lightning.errors import ConfigError, RecordError
 from wrl_lightning.requirements.checkers import make_requirement
@@ -107,15 +107,7 @@ def _paper_row(row: dict[str, Any], where: Where) -> RLPrompt:
 @register_prompt_reader("paper")
 def read_paper(path: Path) -> list[RLPrompt]:
     """The paper's RL parquet/JSONL schema: ``prompt, constraint, instruction_id_list, kwargs``."""
-    prompts, seen = [], set()
-    for line, row in iter_rows(path):
-        where = Where(str(path), line)
-        prompt = _paper_row(row, where)
-        if prompt.id in seen:
-            raise where.error("key", f"duplicate {prompt.id!r}")
-        seen.add(prompt.id)
-        prompts.append(prompt)
-    return prompts
+    return read_unique(path, _paper_row, lambda prompt: prompt.id, "key")
 
 
 register_prompt_reader("ifeval")(read_paper)  # IFEval's input file is the paper schema without constraints
