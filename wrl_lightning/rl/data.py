@@ -30,12 +30,14 @@ class RoundSampler(Sampler[list[int]]):
 
     def round_prompts(self, round_index: int) -> list[int]:
         """All ranks' prompts of ``round_index``: consecutive draws from per-pass seeded permutations."""
+        orders: dict[int, list[int]] = {}
         chosen = []
         for k in range(round_index * self.prompts_per_round, (round_index + 1) * self.prompts_per_round):
             epoch, position = divmod(k, self.n_prompts)
-            order = list(range(self.n_prompts))
-            random.Random(self.seed + epoch).shuffle(order)
-            chosen.append(order[position])
+            if epoch not in orders:
+                orders[epoch] = list(range(self.n_prompts))
+                random.Random(self.seed + epoch).shuffle(orders[epoch])
+            chosen.append(orders[epoch][position])
         return chosen
 
     def __iter__(self) -> Iterator[list[int]]:
