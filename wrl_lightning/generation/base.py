@@ -32,3 +32,17 @@ class Generator(ABC):
     @abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         """One response text per request."""
+
+
+class NextTokenScorer(ABC):
+    """A backend that reads its model's next-token distribution after a prompt (one forward pass, no sampling):
+    local models; text-only endpoints cannot."""
+
+    @abstractmethod
+    def token_ids_after(self, prefix: str, candidates: Sequence[str]) -> list[int]:
+        """The single token id each candidate takes right after ``prefix``; ValueError when it is not one token."""
+
+    @abstractmethod
+    def next_token_logprobs(self, prompts: Sequence[str], prefix: str, token_ids: Sequence[int]) -> list[list[float]]:
+        """Per prompt, the log-probability of each of ``token_ids`` as the next token once the answer to the prompt
+        starts with ``prefix``."""

@@ -1,5 +1,8 @@
 """Local transformers causal LM as a generator: chat template, length-sorted left-padded batches.
 
+It also reads next-token log-probabilities of candidate tokens after a prompt (one forward pass, no
+generation), which LLM judges use to score a verdict as P("1") against P("0").
+
 Sampling is reproducible per request: every row draws its tokens from its own ``torch.Generator`` seeded by
 the request's seed (or one derived from ``seed`` and its ``request_id``), so a response does not depend on
 which other requests share its batch or on the order they came in.
@@ -13,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from wrl_lightning.errors import ConfigError
-from wrl_lightning.generation.base import GenerationRequest, Generator
+from wrl_lightning.generation.base import GenerationRequest, Generator, NextTokenScorer
+from wrl_lightning.models.chat import encode_prompt
 from wrl_lightning.models.loading import load_causal_lm, load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -74,7 +78,7 @@ def make_row_sampler(seeds: list[int], temperature: float, top_p: float):
     return RowSampler()
 
 
-class HFGenerator(Generator):
+class HFGenerator(Generator, NextTokenScorer):
     """Answer requests with a transformers causal LM (hub id, local folder or ``embedded:NAME``)."""
 
     def __init__(
@@ -113,12 +117,7 @@ class HFGenerator(Generator):
     def encode(self, prompt: str) -> list[int]:
         """Token ids for one user prompt: its chat template with a generation prompt, if the tokenizer has one
         (the template places any special tokens), else the raw text with the tokenizer's special tokens."""
-        if not self.use_chat_template or not self.tokenizer.chat_template:
-            return self.tokenizer(prompt)["input_ids"]
-        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        messages.append({"role": "user", "content": prompt})
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return encode_prompt(self.tokenizer, prompt, self.system_prompt, self.use_chat_template)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         """One response per request, in request order; batches are formed from length-sorted prompts."""
@@ -132,6 +131,41 @@ class HFGenerator(Generator):
                 texts[index] = text
             log.info("generated %d/%d responses", min(start + self.batch_size, len(order)), len(order))
         return texts
+
+    def token_ids_after(self, prefix: str, candidates: Sequence[str]) -> list[int]:
+        """The one token id each candidate adds to ``prefix`` (ValueError when a candidate is not one token there)."""
+        base = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        ids = []
+        for candidate in candidates:
+            full = self.tokenizer(prefix + candidate, add_special_tokens=False)["input_ids"]
+            if len(full) != len(base) + 1 or full[: len(base)] != base:
+                pieces = self.tokenizer.convert_ids_to_tokens(full)
+                raise ValueError(f"{candidate!r} after {prefix!r} is not a single token for this tokenizer (it reads {pieces})")
+            ids.append(full[-1])
+        return ids
+
+    def next_token_logprobs(self, prompts: Sequence[str], prefix: str, token_ids: Sequence[int]) -> list[list[float]]:
+        """Per prompt, log P(token | chat-templated prompt + ``prefix``) for each of ``token_ids``: one forward pass
+        per length-sorted, left-padded batch."""
+        prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+        encoded = [self.encode(prompt) + prefix_ids for prompt in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+        rows: list[list[float]] = [[] for _ in prompts]
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            for index, row in zip(chunk, self._logprobs_batch([encoded[i] for i in chunk], list(token_ids)), strict=True):
+                rows[index] = row
+            log.info("scored %d/%d prompts", min(start + self.batch_size, len(order)), len(order))
+        return rows
+
+    def _logprobs_batch(self, input_ids: list[list[int]], token_ids: list[int]) -> list[list[float]]:
+        import torch
+
+        batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="pt").to(self.device)
+        positions = (batch["attention_mask"].cumsum(dim=1) - 1).clamp(min=0)  # left padding: real tokens from 0
+        with torch.inference_mode():
+            logits = self.model(**batch, position_ids=positions, logits_to_keep=1).logits[:, -1, :]  # last position only
+        return torch.log_softmax(logits.float(), dim=-1)[:, token_ids].tolist()
 
     def _generate_batch(self, input_ids: list[list[int]], seeds: list[int]) -> list[str]:
         import torch

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from wrl_lightning.requirements.ifeval_eval import MISSING_MODES, evaluate, read_inputs, read_responses
 from wrl_lightning.utils.config import require_choice, require_file
 from wrl_lightning.utils.files import write_jsonl
+from wrl_lightning.utils.loggers import report_metrics
 from wrl_lightning.utils.run import output_dir
 
 log = logging.getLogger(__name__)
@@ -38,4 +39,6 @@ def run(cfg: DictConfig) -> dict:
     m = result.metrics
     log.info("IFEval: prompt strict %.4f, instruction strict %.4f, prompt loose %.4f, instruction loose %.4f",
              m["prompt_level_strict"], m["instruction_level_strict"], m["prompt_level_loose"], m["instruction_level_loose"])
-    return {**m, "missing_mode": missing, "input": str(input_path), "responses": str(responses_path)}
+    metrics = {**m, "missing_mode": missing, "input": str(input_path), "responses": str(responses_path)}
+    report_metrics(cfg, metrics)
+    return metrics

@@ -29,6 +29,7 @@ from wrl_lightning.pairs.verify import drop_noisy, verify_pairs
 from wrl_lightning.requirements.prompts import load_builtin_prompts, load_prompt_file
 from wrl_lightning.utils.config import require_choice, require_file, require_int
 from wrl_lightning.utils.files import write_jsonl
+from wrl_lightning.utils.loggers import report_metrics
 from wrl_lightning.utils.run import output_dir
 from wrl_lightning.weval.importers import load_groups
 
@@ -102,7 +103,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for group in eval_groups:
         sizes[f"{group.size}c"] = sizes.get(f"{group.size}c", 0) + 1
     log.info("%d train / %d eval pairs from %d groups (%s) in %s", len(train), len(evals), len(groups), source, out)
-    return {
+    metrics = {
         "format": fmt,
         "source": source,
         "pairing": pairing,
@@ -117,3 +118,5 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "label_noise": noise,
         "weval_groups": {"count": len(eval_groups), "by_size": dict(sorted(sizes.items()))},
     }
+    report_metrics(cfg, metrics)
+    return metrics

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.scoring.base import Scorer
 from wrl_lightning.utils.config import require_choice, require_file, require_int
-from wrl_lightning.utils.loggers import build_loggers, finish_loggers, log_config, log_report
+from wrl_lightning.utils.loggers import report_metrics
 from wrl_lightning.utils.run import is_global_zero, output_dir
 from wrl_lightning.weval.importers import IMPORTERS, load_groups
 from wrl_lightning.weval.metrics import TIE_MODES, evaluate
@@ -52,24 +52,33 @@ def run(cfg: DictConfig) -> dict:
     metrics.update(scorer=scorer_name, input=str(path), n_responses=n_responses, score_seconds=seconds,
                    responses_per_second=n_responses / seconds if seconds else float("inf"))
     metrics.update({f"scorer/{k}": v for k, v in getattr(scorer, "stats", {}).items()})
+    warnings = list(getattr(scorer, "warnings", []))
+    if warnings:
+        metrics["warnings"] = warnings
     if not is_global_zero():  # other ranks of a multi-device scorer computed the same; rank 0 writes
         return metrics
 
     scores_path = write_group_scores(out / "scores.jsonl", groups, scored, results)
-    table_path = write_table(out / "table.md", metrics, f"WEval — {scorer_name} on {Path(path).name}")
+    table_path = write_table(out / "table.md", metrics, f"WEval — {scorer_name} on {Path(path).name}", warnings)
     plots = write_plots(out, metrics) if cfg.weval.plots else {}
 
-    loggers = build_loggers(cfg)
-    try:
-        log_config(loggers, cfg)
-        per_group = [[r.group_id, r.size, r.category, r.kendall_tau, r.position_consistency, r.exact_match] for r in results]
-        log_report(loggers, metrics,
-                   tables={"weval/groups": (["group_id", "size", "category", "kendall_tau", "position_consistency", "exact_match"], per_group)},
+    per_group = [[r.group_id, r.size, r.category, r.kendall_tau, r.position_consistency, r.exact_match] for r in results]
+    columns = ["group_id", "size", "category", "kendall_tau", "position_consistency", "exact_match"]
+    report_metrics(cfg, metrics, tables={"weval/groups": (columns, per_group)},
                    images={f"weval/{name}": p for name, p in plots.items()})
-    finally:
-        finish_loggers(loggers)
     _print_summary(metrics, out, scores_path, table_path, plots)
+    _print_warnings(warnings)
     return metrics
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """Each warning about the scores as one loud line (not wrapped), after the summary."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(stderr=True, soft_wrap=True)
+    for warning in warnings:
+        console.print(Text.assemble(("WARNING:", "bold red"), " ", (warning, "bold yellow")))
 
 
 def _print_summary(metrics: dict, out: Path, scores_path: Path, table_path: Path, plots: dict) -> None:

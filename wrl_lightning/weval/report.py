@@ -36,9 +36,11 @@ def _cell(metrics: dict, prefix: str, name: str) -> str:
     return f"{value} [{100 * low:.1f}, {100 * high:.1f}]" if low is not None else value
 
 
-def markdown_table(metrics: dict, title: str) -> str:
-    """The overall / per-size / per-category table (×100, 95% bootstrap CI overall) and requirement types."""
-    lines = [f"# {title}", "", f"Ties: `{metrics['ties']}`; groups with tied scores: {metrics['n_tied_groups']} of {metrics['n_groups']}.", ""]
+def markdown_table(metrics: dict, title: str, warnings: Sequence[str] = ()) -> str:
+    """The overall / per-size / per-category table (×100, 95% bootstrap CI overall) and requirement types,
+    under any ``warnings`` about the scores (one quoted line each)."""
+    lines = [f"# {title}", "", *[f"> **Warning:** {warning}\n" for warning in warnings]]
+    lines += [f"Ties: `{metrics['ties']}`; groups with tied scores: {metrics['n_tied_groups']} of {metrics['n_groups']}.", ""]
     lines += ["| slice | groups | " + " | ".join(LABELS[m] + " (×100)" for m in METRICS) + " |", "|---" * (2 + len(METRICS)) + "|"]
     rows = [("all", "")] + [(f"{s}c", f"size/{s}/") for s in _slices(metrics, "size")]
     rows += [(f"category: {s}", f"category/{s}/") for s in _slices(metrics, "category")]
@@ -53,9 +55,9 @@ def markdown_table(metrics: dict, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(path: Path, metrics: dict, title: str) -> Path:
+def write_table(path: Path, metrics: dict, title: str, warnings: Sequence[str] = ()) -> Path:
     """Write :func:`markdown_table` atomically."""
-    return write_text(path, markdown_table(metrics, title))
+    return write_text(path, markdown_table(metrics, title, warnings))
 
 
 def write_plots(directory: Path, metrics: dict) -> dict[str, Path]:
