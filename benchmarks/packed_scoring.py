@@ -4,7 +4,11 @@ own, length-grouped batches under a token budget) vs one pair per forward (the p
 weights, same token rows, one process, printed side by side. The rows are tokenized once (timed apart) and
 handed to every variant, so the timings are of the model side: dedup, batching / packing, forwards.
 
-    python benchmarks/packed_scoring.py [--input FILE --format levels] [--groups 20] [--model embedded:tiny-qwen2]
+The default RM is the embedded decoder SmolLM2-135M-Instruct as a 2-label classifier (its seeded head saved
+once, so every path reads the same weights), on WEval groups of the shared 5-level file; ``--limit`` keeps it
+to a few groups (a couple of minutes on 2 CPU cores).
+
+    python benchmarks/packed_scoring.py [--input FILE --format levels] [--limit 4] [--model embedded:smollm2]
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from wrl_lightning.weval.importers import load_groups  # noqa: E402
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_group_args(parser, groups=20)
-    parser.add_argument("--model", default="embedded:tiny-qwen2", help="decoder sequence classifier (path, hub id, embedded:NAME)")
+    add_group_args(parser, groups=4)
+    parser.add_argument("--limit", dest="groups", type=int, help="groups to score (the same as --groups)")
+    parser.add_argument("--model", default="embedded:smollm2", help="decoder sequence classifier (path, hub id, embedded:NAME)")
     parser.add_argument("--max-length", type=int, default=None, help="tokens per (response, requirement); default 512")
     parser.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"], help="attention implementation")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: a GPU if visible)")

@@ -58,7 +58,13 @@ def cpu_trainer(**kwargs) -> pl.Trainer:
 @torch.no_grad()
 def scores_of(module: RewardLitModule, batch: dict) -> torch.Tensor:
     module.eval()
-    return module.score(module(batch["input_ids"], batch["attention_mask"]))
+    return module.score(module.batch_logits(batch))
+
+
+def one_pair_batch(data: PairDataModule) -> dict:
+    """A training batch of one pair per row (what an exported classifier reads), whatever the module packs."""
+    data.packing = False
+    return next(iter(data.train_dataloader()))
 
 
 def test_objectives_match_their_definitions():
@@ -121,7 +127,7 @@ def test_export_reloads_unchanged_with_the_same_scores(tmp_path):
 
     module, data = make_module(), make_data(tmp_path)
     cpu_trainer(max_steps=2).fit(module, datamodule=data)
-    batch = next(iter(data.train_dataloader()))
+    batch = one_pair_batch(data)
     expected = scores_of(module, batch)
     out = export_hf(module.plain_model(), module.tokenizer, tmp_path / "export", module.template, module.objective.head)
     reloaded = AutoModelForSequenceClassification.from_pretrained(out).eval()
@@ -161,7 +167,7 @@ def test_lora_trains_adapters_and_exports_merged(tmp_path):
     cpu_trainer(max_steps=2).fit(module, datamodule=data)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     assert trainable < sum(p.numel() for p in module.parameters())
-    batch = next(iter(data.train_dataloader()))
+    batch = one_pair_batch(data)
     expected = scores_of(module, batch)
     out = export_hf(module.plain_model(), module.tokenizer, tmp_path / "export", module.template, "p1")
     from transformers import AutoModelForSequenceClassification
@@ -237,5 +243,9 @@ def test_experiments_compose_with_their_recipes(make_cfg):
     effective = seven.data.batch_size * seven.trainer.accumulate_grad_batches * seven.trainer.devices
     assert effective == 8  # the recipe's effective batch
     assert seven.trainer.strategy.stage == 2 and seven.trainer.precision == "bf16-mixed"
+    smol = make_cfg(["+experiment=rm_smollm2"])
+    assert smol.model.rm.model_name == "embedded:smollm2" and smol.model.rm.packing == "auto"
+    assert smol.trainer.precision == "32-true" and smol.data.batch_size % 5 == 0  # whole 5-requirement responses
+    assert tiny.model.rm.packing == "auto"  # MiniLM: auto resolves to the one-pair path (an encoder)
     small = make_cfg(["+experiment=rm_qwen1_5b", "model/rm=qwen2_5_7b"])
     assert small.model.rm.model_name == "Qwen/Qwen2.5-7B-Instruct"  # model/rm overrides from the CLI

@@ -22,7 +22,7 @@ unchanged); others (flash attention) cannot, and packing is refused for them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -81,6 +81,7 @@ def is_decoder_classifier(model: torch.nn.Module) -> bool:
 
 def packing_problem(model: torch.nn.Module, max_length: int | None = None) -> str | None:
     """Why ``model`` cannot score packed (None: it can)."""
+    model = unwrap(model)
     if not is_decoder_classifier(model):
         return f"{type(model).__name__} is not a decoder (causal) classifier"
     if classifier_head(model) is None:
@@ -179,6 +180,15 @@ class PackedBatch:
     read_cols: torch.Tensor
     index: torch.Tensor
 
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors by field name (a batch dict Lightning can move between devices)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, batch: Mapping[str, torch.Tensor]) -> PackedBatch:
+        """The packed batch held in ``batch`` (made by :meth:`to_dict`; other keys are ignored)."""
+        return cls(**{name: batch[name] for name in cls.__dataclass_fields__})
+
 
 def collate_units(units: Sequence[PackedUnit], pad_id: int | None) -> PackedBatch:
     """Right-pad ``units`` into a :class:`PackedBatch`."""
@@ -211,22 +221,34 @@ def packed_mask(segments: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers classifier inside a peft wrapper (LoRA layers stay in place), else ``model``."""
+    get_base_model = getattr(model, "get_base_model", None)
+    return get_base_model() if callable(get_base_model) else model
+
+
+def packed_logits(model: torch.nn.Module, batch: PackedBatch) -> torch.Tensor:
+    """Classifier logits (float32) of every pair read of ``batch`` (tensors on the model's device), in
+    ``batch.index`` order: the backbone's hidden states at the read positions through the classifier head.
+    Differentiable: RM training packs with it too."""
+    classifier = unwrap(model)
+    dtype = classifier.get_input_embeddings().weight.dtype
+    mask = packed_mask(batch.segments, dtype if dtype.is_floating_point else torch.float32)
+    outputs = classifier.base_model(input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids,
+                                    use_cache=False)
+    hidden = outputs[0][batch.read_rows, batch.read_cols]
+    return classifier_head(classifier)(hidden).float()
+
+
 def packed_scores(model: torch.nn.Module, batch: PackedBatch,
                   head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """One score per pair read of ``batch`` (tensors on the model's device), in ``batch.index`` order: the
-    backbone's hidden states at the read positions through the classifier head (logits in float32)."""
-    dtype = model.get_input_embeddings().weight.dtype
-    mask = packed_mask(batch.segments, dtype if dtype.is_floating_point else torch.float32)
-    outputs = model.base_model(input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids,
-                               use_cache=False)
-    hidden = outputs[0][batch.read_rows, batch.read_cols]
-    logits = classifier_head(model)(hidden)
-    return head(logits.float())
+    """One score per pair read of ``batch``, in ``batch.index`` order: :func:`packed_logits` through ``head``."""
+    return head(packed_logits(model, batch))
 
 
 def to_device(batch: PackedBatch, device: torch.device | str) -> PackedBatch:
     """``batch`` with every tensor on ``device``."""
-    return PackedBatch(*(getattr(batch, f).to(device) for f in batch.__dataclass_fields__))
+    return PackedBatch.from_dict({name: value.to(device) for name, value in batch.to_dict().items()})
 
 
 def packed_batches(units: Sequence[PackedUnit], max_batch_size: int, max_tokens: int | None) -> list[list[int]]:

@@ -7,6 +7,10 @@
 - Optional LoRA (peft) and gradient checkpointing; optimizer and scheduler are ``_partial_`` configs.
 - Validation metrics (torchmetrics): loss, accuracy, AUROC, F1 and calibration error, overall and per
   requirement type; ``validation_step`` returns the scores so callbacks (WEval) can use them.
+- Packed training (``packing``: auto | on | off, :mod:`wrl_lightning.models.packing`): a decoder RM reads
+  every requirement of a response in one sequence, the response's tokens once; the loss is the same per pair
+  (same logits up to float rounding, so the same gradients), for fewer tokens. ``packs`` tells the datamodule
+  to batch that way; a batch with ``segments`` is packed, any other is one pair per row.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.backbone import BackboneModule, plain_data
 from wrl_lightning.models.heads import HEADS
 from wrl_lightning.models.loading import load_sequence_classifier
+from wrl_lightning.models.packing import (
+    PackedBatch,
+    packed_logits,
+    packing_mode,
+    packing_problem,
+    resolve_packing,
+)
 from wrl_lightning.models.templates import RM_TEMPLATES, get_template
 
 
@@ -125,16 +136,23 @@ class RewardLitModule(BackboneModule):
             its own fp32 master copy. A bf16 checkpoint (Qwen2.5
             ships bf16) is never trained in bf16 by accident.
         trust_remote_code: allow custom model code from the checkpoint.
+        packing: ``auto`` packs a response's requirements into one sequence for decoder classifiers whose
+            template ends with ``{requirement}`` (not for encoders); ``on`` always (an error if the model cannot,
+            e.g. flash attention); ``off`` never. Resolved into :attr:`packs` when the model is built.
     """
 
     def __init__(self, model_name: str, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None = None, num_labels: int = 2, template: str = "paper",
                  warmup_ratio: float = 0.0, lora: dict[str, Any] | None = None, gradient_checkpointing: bool = False,
                  disable_dropout: bool = True, attn_implementation: str | None = "sdpa", dtype: str | None = None,
-                 trust_remote_code: bool = False):
+                 trust_remote_code: bool = False, packing: str | bool | None = "auto"):
         super().__init__(optimizer, scheduler)
         if num_labels not in OBJECTIVES:
             raise ConfigError("model.rm.num_labels", f"must be one of {sorted(OBJECTIVES)}, got {num_labels}")
+        try:
+            packing = packing_mode(packing)
+        except ValueError as err:
+            raise ConfigError("model.rm.packing", str(err)) from None
         lora = plain_data(lora)
         # optimizer/scheduler are callables: kept out of the checkpoint so it loads with weights_only=True
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
@@ -143,6 +161,8 @@ class RewardLitModule(BackboneModule):
         self.train_acc = BinaryAccuracy()
         self.val_loss = MeanMetric()
         self.val_metrics = TypedBinaryMetrics("val/")
+        self.packs = False
+        self._packing_problem: str | None = None
 
     def configure_model(self) -> None:
         """Build the HF classifier (once), with LoRA / gradient checkpointing."""
@@ -151,18 +171,32 @@ class RewardLitModule(BackboneModule):
         model = self.build_backbone(load_sequence_classifier, "SEQ_CLS", num_labels=self.hparams.num_labels)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = self.tokenizer.pad_token_id
+        self._packing_problem = packing_problem(model)
+        try:
+            self.packs = resolve_packing(self.hparams.packing, model, self.template)
+        except ValueError as err:
+            raise ConfigError("model.rm.packing", str(err)) from None
         self.model = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Classifier logits (float32)."""
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
 
+    def batch_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits (float32) of a batch's pairs, in the order of its ``labels``: one per row, or one per pair
+        read of a packed batch (one with ``segments``)."""
+        if "segments" not in batch:
+            return self(batch["input_ids"], batch["attention_mask"])
+        if self._packing_problem:
+            raise ConfigError("data.packing", f"a packed batch came, but {self._packing_problem}")
+        return packed_logits(self.model, PackedBatch.from_dict(batch))
+
     def score(self, logits: torch.Tensor) -> torch.Tensor:
         """P(kept) from logits."""
         return HEADS[self.objective.head](logits)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self(batch["input_ids"], batch["attention_mask"])
+        logits = self.batch_logits(batch)
         loss = self.objective.loss(logits, batch["labels"])
         n = len(batch["labels"])
         self.train_acc(self.score(logits.detach()), batch["labels"])
@@ -171,7 +205,7 @@ class RewardLitModule(BackboneModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        logits = self(batch["input_ids"], batch["attention_mask"])
+        logits = self.batch_logits(batch)
         labels = batch["labels"]
         labelled = labels >= 0
         if labelled.any():

@@ -10,6 +10,9 @@
   batch order (the datamodule's ``state_dict``), so a run resumed mid-epoch continues with the next batch.
 - WEval validation groups (held-out groups of a group format, or a WEval file) are scored in the same
   validation pass: each validation row may carry an ``item`` = (group, response, requirement) index.
+- Packed batches (decoder RMs, :mod:`wrl_lightning.models.packing`): each batch item is one response with
+  all its requirements (the response's tokens once), batched by length with at most ``batch_size`` pairs per
+  batch; the batch then carries the packed tensors and, per pair read, ``labels``/``type_ids``/``items``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from wrl_lightning.data.split import split_keys
 from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.loading import load_tokenizer
+from wrl_lightning.models.packing import PackedUnit, collate_units, pack_rows
 from wrl_lightning.models.pair_sources import PairSet, load_pairs
 from wrl_lightning.models.rm_inputs import encode_pairs, ensure_pad_token, length_grouped_batches, pad_batch
 from wrl_lightning.models.templates import RM_TEMPLATES, get_template
@@ -52,12 +56,13 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
 
     ``even="drop"`` drops the last few batches so ranks get equal counts (training); ``even="pad"`` repeats
     the first ones instead, so every row is seen (validation): a repeated row comes as ``~row`` (negative),
-    which the :class:`Collator` runs but marks as counted nowhere.
+    which the :class:`Collator` runs but marks as counted nowhere. ``sizes``: what each item counts for
+    against ``batch_size`` (packed sequences: their pairs); None = 1 each.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, max_tokens: int | None = None,
-                 shuffle: bool = True, seed: int = 0, even: str = "drop"):
-        self.batches = length_grouped_batches(lengths, batch_size, max_tokens)
+                 shuffle: bool = True, seed: int = 0, even: str = "drop", sizes: Sequence[int] | None = None):
+        self.batches = length_grouped_batches(lengths, batch_size, max_tokens, sizes)
         self.shuffle, self.seed, self.even, self.epoch, self.skip = shuffle, seed, even, 0, 0
         self.sampler = self  # Lightning calls set_epoch on ``batch_sampler.sampler``, never on a batch sampler
 
@@ -105,14 +110,45 @@ class IndexedRows(Dataset):
     def lengths(self) -> list[int]:
         return [len(row) for row in self.input_ids]
 
+    def sizes(self) -> list[int] | None:
+        """What each item counts for against the batch size (None: 1 each)."""
+        return None
+
 
 @dataclass
 class TokenRows(IndexedRows):
-    """Tokenized pairs: ``label`` -1 = unlabelled; ``item`` -1 = not part of a WEval group."""
+    """Tokenized pairs: ``label`` -1 = unlabelled; ``item`` -1 = not part of a WEval group; ``owners`` name
+    each row's response (rows of one owner are packed together)."""
 
     labels: list[int]
     type_ids: list[int]
     items: list[int]
+    owners: list[str]
+
+
+@dataclass
+class PackedRows(Dataset):
+    """Token rows packed per response (:func:`~wrl_lightning.models.packing.pack_rows`): item ``k`` is
+    ``units[k]``, a response with all its requirements."""
+
+    rows: TokenRows
+    units: list[PackedUnit]
+
+    @classmethod
+    def pack(cls, rows: TokenRows, pad_id: int) -> PackedRows:
+        return cls(rows, pack_rows(rows.input_ids, rows.owners, pad_id))
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def __getitem__(self, k: int) -> int:
+        return k
+
+    def lengths(self) -> list[int]:
+        return [len(unit.input_ids) for unit in self.units]
+
+    def sizes(self) -> list[int]:
+        return [len(unit.reads) for unit in self.units]
 
 
 class Collator:
@@ -135,6 +171,32 @@ class Collator:
             "labels": torch.tensor([self.rows.labels[i] for i in index]).where(counted, -1),
             "type_ids": torch.tensor([self.rows.type_ids[i] for i in index]),
             "items": torch.tensor([self.rows.items[i] for i in index]).where(counted, -1),
+        }
+
+
+class PackedCollator:
+    """Unit indices -> a packed batch dict: the :class:`~wrl_lightning.models.packing.PackedBatch` tensors
+    (:meth:`~wrl_lightning.models.packing.PackedBatch.to_dict`), ``attention_mask`` (1 on real
+    tokens), and per pair read (in ``index`` order) ``labels``, ``type_ids`` and ``items``.
+
+    A negative index ``~unit`` is a repeat (see :class:`LengthGroupedBatchSampler`): its pairs' ``labels``
+    and ``items`` are -1, so no metric counts them.
+    """
+
+    def __init__(self, rows: PackedRows, pad_id: int):
+        self.rows, self.pad_id = rows, pad_id
+
+    def __call__(self, index: list[int]) -> dict[str, torch.Tensor]:
+        units = [self.rows.units[k if k >= 0 else ~k] for k in index]
+        packed = collate_units(units, self.pad_id)
+        counted = torch.tensor([index[b] >= 0 for b in packed.read_rows.tolist()], dtype=torch.bool)
+        rows, pairs = self.rows.rows, packed.index.tolist()
+        return {
+            **packed.to_dict(),
+            "attention_mask": (packed.segments >= 0).long(),
+            "labels": torch.tensor([rows.labels[i] for i in pairs], dtype=torch.long).where(counted, -1),
+            "type_ids": torch.tensor([rows.type_ids[i] for i in pairs], dtype=torch.long),
+            "items": torch.tensor([rows.items[i] for i in pairs], dtype=torch.long).where(counted, -1),
         }
 
 
@@ -192,6 +254,10 @@ class LengthGroupedDataModule(pl.LightningDataModule):
         """Row indices -> a padded batch dict."""
         raise NotImplementedError
 
+    def batch_items(self, rows: Dataset) -> Dataset:
+        """What the loader batches from ``rows`` (here the rows themselves; subclasses may pack them)."""
+        return rows
+
     def state_dict(self) -> dict[str, int]:
         """Where training stands in the batch order (saved in checkpoints): the epoch and its batches done."""
         trainer = self.trainer
@@ -207,8 +273,9 @@ class LengthGroupedDataModule(pl.LightningDataModule):
         self._resume = state_dict
 
     def _loader(self, rows: Dataset, batch_size: int, train: bool) -> DataLoader:
+        rows = self.batch_items(rows)
         sampler = LengthGroupedBatchSampler(rows.lengths(), batch_size, self.max_tokens, shuffle=train, seed=self.seed,
-                                            even="drop" if train else "pad")
+                                            even="drop" if train else "pad", sizes=rows.sizes())
         # an own generator: creating an iterator then leaves the global RNG (dropout) alone, so resume is exact
         return DataLoader(rows, batch_sampler=sampler, collate_fn=self.collator(rows),
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
@@ -243,13 +310,17 @@ class PairDataModule(LengthGroupedDataModule):
             group format (levels | canonical).
         cache_dir: where tokenized ids are cached (None: tokenize in memory each run).
         seed: seed of the split and the batch order.
+        packing: batch each response with all its requirements as one packed sequence (decoder RMs,
+            :mod:`~wrl_lightning.models.packing`; ``batch_size`` then caps the pairs per batch); None follows the
+            module being fitted (``RewardLitModule.packs``, from ``model.rm.packing``), off without one.
     """
 
     def __init__(self, input: str, format: str = "pairs", tokenizer: str = "embedded:minilm", template: str = "paper",
                  max_length: int = 512, batch_size: int = 8, eval_batch_size: int | None = None,
                  max_tokens: int | None = None, val_fraction: float = 0.1, max_groups: int | None = None,
                  weval_input: str | None = None, weval_format: str = "canonical", num_workers: int = 0,
-                 cache_dir: str | None = None, seed: int = 42, trust_remote_code: bool = False):
+                 cache_dir: str | None = None, seed: int = 42, trust_remote_code: bool = False,
+                 packing: bool | None = None):
         super().__init__()
         if not 0 <= val_fraction < 1:
             raise ConfigError("data.val_fraction", f"must be in [0, 1), got {val_fraction}")
@@ -263,6 +334,7 @@ class PairDataModule(LengthGroupedDataModule):
         self.val_fraction, self.max_groups, self.seed = val_fraction, max_groups, seed
         self.weval_input, self.weval_format = weval_input, weval_format
         self.num_workers, self.cache_dir = num_workers, cache_dir
+        self.packing = packing
         self.train_rows: TokenRows | None = None
         self.val_rows: TokenRows | None = None
         self.weval_groups: list[WEvalGroup] = []
@@ -333,11 +405,24 @@ class PairDataModule(LengthGroupedDataModule):
                              [groups[g].requirements[q].text for g, _, q in self.weval_items], path, self.weval_format,
                              list(range(len(self.weval_items))))
         types = [TYPE_NAMES.index(groups[g].requirements[q].type) for g, _, q in self.weval_items]
+        owners = [groups[g].responses[r].text for g, r, _ in self.weval_items]
         rows = self.val_rows
         self.val_rows = TokenRows(rows.input_ids + ids, rows.labels + [-1] * len(ids), rows.type_ids + types,
-                                  rows.items + list(range(len(ids))))
+                                  rows.items + list(range(len(ids))), rows.owners + owners)
 
-    def collator(self, rows: TokenRows) -> Collator:
+    def packs(self) -> bool:
+        """Whether batches are packed: ``packing`` if set, else what the fitted module does (its ``packs``)."""
+        if self.packing is not None:
+            return self.packing
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        return bool(getattr(module, "packs", False))
+
+    def batch_items(self, rows: TokenRows) -> TokenRows | PackedRows:
+        return PackedRows.pack(rows, self.tokenizer.pad_token_id) if self.packs() else rows
+
+    def collator(self, rows: TokenRows | PackedRows) -> Collator | PackedCollator:
+        if isinstance(rows, PackedRows):
+            return PackedCollator(rows, self.tokenizer.pad_token_id)
         return Collator(rows, self.tokenizer.pad_token_id)
 
 
@@ -353,4 +438,5 @@ def _rows(pairs: list[Pair], ids: dict[int, list[int]], chosen: list[int], item_
         labels=[pairs[i].label for i in chosen],
         type_ids=[TYPE_NAMES.index(pairs[i].requirement.type) for i in chosen],
         items=[item(pairs[i]) for i in chosen],
+        owners=[pairs[i].response for i in chosen],
     )

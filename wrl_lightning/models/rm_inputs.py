@@ -57,19 +57,24 @@ def _truncate_response(tokenizer, template, response, requirement, max_length, f
     return ids[: max_length - 1] + ids[-1:]
 
 
-def length_grouped_batches(lengths: Sequence[int], max_batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
+def length_grouped_batches(lengths: Sequence[int], max_batch_size: int, max_tokens: int | None = None,
+                           sizes: Sequence[int] | None = None) -> list[list[int]]:
     """Index batches of similar length (longest first): at most ``max_batch_size`` rows and, if given,
-    at most ``max_tokens`` padded tokens per batch."""
+    at most ``max_tokens`` padded tokens per batch. With ``sizes`` (what each item counts for, e.g. the pairs
+    of a packed sequence), a batch holds at most ``max_batch_size`` of that count (an item over it goes alone)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []
+    count = 0
     for index in order:
+        size = sizes[index] if sizes is not None else 1
         width = lengths[current[0]] if current else lengths[index]  # longest row of the batch comes first
-        full = len(current) >= max_batch_size or (max_tokens is not None and (len(current) + 1) * width > max_tokens)
+        full = count + size > max_batch_size or (max_tokens is not None and (len(current) + 1) * width > max_tokens)
         if current and full:
             batches.append(current)
-            current = []
+            current, count = [], 0
         current.append(index)
+        count += size
     if current:
         batches.append(current)
     return batches
