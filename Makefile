@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # CPU wheel by default; on a CUDA node use e.g. `make setup TORCH_SPEC="torch==2.13.0 --index-url ..."`.
 TORCH_SPEC ?= torch==2.13.0
-# Nothing reaches a model hub in the demo and tests: embedded models only.
-OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline
+# Nothing reaches a model hub in the demo and tests: embedded models only. OpenMP threads sleep instead of spinning
+# while they wait: on 2 busy shared cores a short RM training ran 2.2x faster with it, the tiny policy's sampling far more.
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline OMP_WAIT_POLICY=PASSIVE
 PYTEST_MARKERS ?= not slow and not gpu and not deepspeed
 
 .PHONY: help setup demo test test-full lint bench builtin print-config clean
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m wrl_lightning.requirements.nltk_data
 	touch $(STAMP)
 
-demo: setup  ## the embedded WRL pipeline (pairs -> RM -> WEval vs baselines); prints where results, table and plots are
+demo: setup  ## the whole WRL loop on CPU: pairs -> RM -> WEval vs baselines -> GRPO rewarded by the RM; ends on one summary
 	$(OFFLINE) $(BIN)/python -m wrl_lightning +experiment=demo
 
 test: setup  ## the CPU test suite (no slow/gpu/deepspeed tests)

@@ -1,5 +1,6 @@
 """Training helpers through a real Trainer: DeepSpeed's loss scaling under accumulation, fresh consolidation
-of DeepSpeed checkpoints, fp32 master weights for bf16 checkpoints, and input errors that name what the user wrote.
+of DeepSpeed checkpoints, ``last.ckpt`` always the newest state and checkpoints pruned after the export, fp32 master
+weights for bf16 checkpoints, exports with the usual file permissions, and input errors that name what the user wrote.
 
 DeepSpeed runs here on its real engine (ZeRO stage 0, gloo, one CPU process); Lightning's strategy only
 refuses CPUs in ``setup_environment``, which the CPU stand-ins below skip.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
@@ -20,7 +22,12 @@ from safetensors.torch import load_file
 from tests.conftest import DISTRIBUTED_ENV
 from tests.unit.test_reward_module import write_groups
 from wrl_lightning.errors import ConfigError, RecordError
-from wrl_lightning.training.checkpoints import checkpoint_state_dict
+from wrl_lightning.training.checkpoints import (
+    ModelCheckpoint,
+    checkpoint_state_dict,
+    prune_checkpoints,
+    resolve_ckpt_path,
+)
 from wrl_lightning.training.deepspeed import DeepSpeedStrategy
 from wrl_lightning.training.precision import load_dtype
 from wrl_lightning.utils.run import run_stage
@@ -106,6 +113,74 @@ def test_deepspeed_checkpoint_is_consolidated_afresh(tmp_path):
     assert not torch.equal(first, second)
     torch.testing.assert_close(second, module.layer.weight.detach())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["final.ckpt", "final.ckpt.fp32.pt"]  # no temp file left
+
+
+class _Worsening(_Linear):
+    """Logs a validation score that is best after the first epoch, then only falls (top-k saves once)."""
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.log("score", -float(self.current_epoch))
+
+
+def _fit_with_checkpoints(tmp_path, save_last, epochs: int = 3, **options) -> tuple[pl.Trainer, ModelCheckpoint]:
+    rows = torch.utils.data.DataLoader(torch.randn(4, 4, generator=torch.Generator().manual_seed(1)), batch_size=2)
+    callback = ModelCheckpoint(dirpath=tmp_path / "checkpoints", filename="{epoch}", monitor="score", mode="max",
+                               save_top_k=1, save_last=save_last, save_on_train_epoch_end=False, **options)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, callbacks=[callback],
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(_Worsening(lr=0.1), rows, rows)
+    return trainer, callback
+
+
+@pytest.mark.parametrize("save_last", [True, "link"])
+def test_last_checkpoint_is_the_newest_state_when_the_monitor_stops_improving(tmp_path, save_last):
+    """Lightning alone leaves last.ckpt at epoch 0 here (it rewrites it only with a top-k save): ckpt_path=last
+    would resume two epochs back."""
+    trainer, callback = _fit_with_checkpoints(tmp_path, save_last)
+    folder = tmp_path / "checkpoints"
+    last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == trainer.global_step == 6 and last["epoch"] == 2
+    assert Path(callback.best_model_path).name == "epoch=0.ckpt"
+    assert not (folder / "last.ckpt").is_symlink()  # a link here would point at the epoch-0 file
+    resumed = torch.load(resolve_ckpt_path("last", folder), map_location="cpu", weights_only=False)
+    assert resumed["global_step"] == 6
+
+
+def test_last_checkpoint_links_to_the_top_k_file_of_the_same_step(tmp_path):
+    _fit_with_checkpoints(tmp_path, "link", epochs=1)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert last.is_symlink() and last.resolve().name == "epoch=0.ckpt"  # one file on disk, not two copies
+
+
+@pytest.mark.parametrize(("keep", "left"), [("all", ["epoch=0.ckpt", "last.ckpt"]), ("last", ["last.ckpt"]), ("none", None)])
+def test_checkpoints_are_pruned_as_configured(tmp_path, keep, left):
+    _, callback = _fit_with_checkpoints(tmp_path, True, keep=keep)
+    removed = prune_checkpoints(callback)
+    folder = tmp_path / "checkpoints"
+    assert (sorted(p.name for p in folder.iterdir()) if folder.exists() else None) == left
+    assert bool(removed) == (keep != "all")
+
+
+def test_checkpoint_keep_is_checked():
+    with pytest.raises(ConfigError, match="callbacks.model_checkpoint.keep"):
+        ModelCheckpoint(keep="best")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_exported_files_get_the_usual_permissions(tmp_path, umask):
+    """safetensors writes through a private 0600 temporary file; the export follows the umask like any file."""
+    from wrl_lightning.models.export import save_hf_folder
+    from wrl_lightning.models.loading import load_causal_lm, load_tokenizer
+
+    model, tokenizer = load_causal_lm("embedded:tiny-qwen2"), load_tokenizer("embedded:tiny-qwen2")
+    previous = os.umask(umask)
+    try:
+        folder = save_hf_folder(model, tokenizer, tmp_path / "export", {"meta.json": {"a": 1}})
+    finally:
+        os.umask(previous)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+    assert "model.safetensors" in modes and set(modes.values()) == {0o666 & ~umask}, modes
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_bf16_checkpoint_trains_with_fp32_weights(make_cfg, tmp_path):

@@ -15,15 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from wrl_lightning.utils.files import write_json
+from wrl_lightning.utils.files import give_usual_permissions, write_json
 
 EXPORT_META = "wrl_rm.json"
 
 
 def save_hf_folder(model: nn.Module, tokenizer, directory: str | Path,
                    extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` + ``tokenizer`` (+ ``extra`` JSON files by name) into a temporary folder, then replace
-    ``directory`` with it; returns the folder."""
+    """Write ``model`` + ``tokenizer`` (+ ``extra`` JSON files by name) into a temporary folder with the usual
+    file permissions, then replace ``directory`` with it; returns the folder."""
     directory = Path(directory)
     tmp = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -31,6 +31,7 @@ def save_hf_folder(model: nn.Module, tokenizer, directory: str | Path,
     tokenizer.save_pretrained(tmp)
     for name, content in (extra or {}).items():
         write_json(tmp / name, content)
+    give_usual_permissions(tmp)
     if directory.exists():
         shutil.rmtree(directory)
     tmp.replace(directory)

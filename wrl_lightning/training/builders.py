@@ -11,7 +11,12 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from wrl_lightning.training.checkpoints import EXPORT_WEIGHTS, export_weights, resolve_ckpt_path
+from wrl_lightning.training.checkpoints import (
+    EXPORT_WEIGHTS,
+    export_weights,
+    prune_checkpoints,
+    resolve_ckpt_path,
+)
 from wrl_lightning.training.deepspeed import check_offload_optimizer
 from wrl_lightning.training.precision import resolve_precision
 from wrl_lightning.utils.config import require_choice
@@ -55,8 +60,9 @@ def check_training_config(cfg: DictConfig, stage_key: str, optimizer_key: str) -
 def fit_and_export(cfg: DictConfig, module: pl.LightningModule, datamodule: pl.LightningDataModule, weights: str,
                    stage_key: str, export: Callable[[Any], None]) -> dict[str, Any]:
     """Fit ``module`` as ``cfg`` says (callbacks, loggers, ``ckpt_path`` resume), then call ``export`` on rank 0
-    with the module holding the chosen weights (``last`` or ``best``, DeepSpeed checkpoints consolidated);
-    returns the final train/val metrics (those of the best checkpoint for ``best``) and ``best_checkpoint``."""
+    with the module holding the chosen weights (``last`` or ``best``, DeepSpeed checkpoints consolidated) and
+    prune the checkpoints as ``callbacks.model_checkpoint.keep`` says; returns the final train/val metrics
+    (those of the best checkpoint for ``best``) and ``best_checkpoint`` (empty when it was not kept)."""
     checkpoint_dir = Path(str(cfg.paths.output_dir)) / "checkpoints"
     loggers = build_loggers(cfg)
     try:
@@ -70,7 +76,8 @@ def fit_and_export(cfg: DictConfig, module: pl.LightningModule, datamodule: pl.L
         chosen = export_weights(trainer, module, weights, checkpoint_dir, f"{stage_key}.export.weights")
         if chosen is not None:
             export(chosen)
+            prune_checkpoints(trainer.checkpoint_callback)
     finally:
         finish_loggers(loggers)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    return {**metrics, "best_checkpoint": str(best or "")}
+    return {**metrics, "best_checkpoint": str(best) if best and Path(best).exists() else ""}

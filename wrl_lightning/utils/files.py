@@ -30,7 +30,7 @@ def atomic_path(target: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, usual_mode(tmp))  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -41,6 +41,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def usual_mode(path: str | os.PathLike) -> int:
+    """The mode a plain ``open``/``mkdir`` gives ``path`` under the process umask (0644 / 0755 with umask 022)."""
+    return (0o777 if Path(path).is_dir() else 0o666) & ~_umask()
+
+
+def give_usual_permissions(folder: str | os.PathLike) -> Path:
+    """Give ``folder`` and everything inside it :func:`usual_mode` (writers that go through a private temporary
+    file, such as safetensors, leave 0600 files); symbolic links are left alone."""
+    folder = Path(folder)
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            os.chmod(path, usual_mode(path))
+    return folder
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -177,7 +177,7 @@ def run_stage(cfg: DictConfig) -> dict[str, Any]:
 
 
 def main_entry(cfg: DictConfig) -> float | None:
-    """Hydra task function: run the stage; user errors print one line and exit non-zero.
+    """Hydra task function: run the stage on a quiet console; user errors print one line and exit non-zero.
 
     In a multirun the error is re-raised instead, so Hydra records this job as failed and the other
     jobs of the sweep still run.
@@ -185,6 +185,10 @@ def main_entry(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from wrl_lightning.utils.console import quiet_console
+
+    quiet_console(wandb_offline=os.environ.get("WANDB_MODE") in ("offline", "disabled")
+                  or bool(OmegaConf.select(cfg, "logger.wandb.offline", default=False)))
     try:
         metrics = run_stage(cfg)
     except WrlError as err:
