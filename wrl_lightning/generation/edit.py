@@ -7,8 +7,11 @@ rendered by :func:`~wrl_lightning.generation.edit_render.render`, and lengths (p
 sentence style) are searched here until every kept requirement passes its checker and every dropped one
 fails, so labels are true by construction. When no layout gets every label right (conflicting
 requirements, an unsupported language, a bound that cannot be broken such as "at least 0"), the layout
-with the most labels right is returned, or an error is raised when ``on_conflict="error"``. Requirements
-without a checker are ignored.
+with the most labels right is returned, or an error is raised when ``on_conflict="error"``. A kept
+requirement without a checker is written from its wording where a cue of
+:mod:`~wrl_lightning.generation.edit_cues` matches it (metaphors, citations, statistics, dated events, a
+Chinese sentence after each English one, a register, ...) and otherwise ignored; such labels are not
+verified.
 
 Every registered checker id can be kept and broken. Limits: a requirement that always holds (e.g. "at
 least 0 placeholders") cannot be broken; text is written in English, French, Spanish, German, Italian or
@@ -28,8 +31,9 @@ from wrl_lightning.data.records import Requirement
 from wrl_lightning.data.taxonomy import infer_category
 from wrl_lightning.errors import RecordError, WrlError
 from wrl_lightning.generation.base import GenerationRequest, Generator
+from wrl_lightning.generation.edit_cues import apply_cues
 from wrl_lightning.generation.edit_draft import Draft
-from wrl_lightning.generation.edit_render import render
+from wrl_lightning.generation.edit_render import extra_count, render
 from wrl_lightning.generation.edit_steps import PLANS
 from wrl_lightning.generation.edit_text import SENTENCES, topic_of
 from wrl_lightning.requirements.checkers import predicate
@@ -38,6 +42,9 @@ log = logging.getLogger(__name__)
 
 _PARAGRAPHS = (3, 2, 4, 1, 5, 6, 7, 8, 10, 12)
 _PER_PARAGRAPH = (4, 3, 5, 2, 6, 1, 8, 10, 12, 16)
+# The first layouts tried are rotated by the request's seed, so responses vary in length whatever they keep
+# (length alone then says little about how many requirements a response keeps, as in real writing).
+_VARIED = 3
 _STYLES = ("medium", "short", "long")
 # Rules that run language detection: checked last.
 _SLOW = {"language:response_language", "change_case:english_capital", "change_case:english_lowercase",
@@ -82,6 +89,8 @@ class EditGenerator(Generator):
         dropped = [r for r in request.dropped if r.checker in PLANS]
         seed = request.seed if request.seed is not None else _stable_seed(request.request_id, self.seed)
         draft = Draft(category=_category(request.prompt), topic=topic_of(request.prompt), seed=seed)
+        for requirement in request.requirements:
+            apply_cues(draft, requirement.text, checked=requirement.checker in PLANS)
         labelled = [(r, False) for r in dropped] + [(r, True) for r in kept]
         possible = [PLANS[r.checker](draft, r.kwargs, keep) is not False for r, keep in labelled]
         rules = [(predicate(r, request.prompt), keep) for r, keep in labelled]
@@ -119,8 +128,21 @@ def _labels_right(rules: list[tuple[Callable[[str], bool], bool]], text: str) ->
 
 def _layouts(draft: Draft):
     styles = (draft.style, *(style for style in _STYLES if style != draft.style))
-    for style, paragraphs, per in itertools.product(styles, _PARAGRAPHS, _PER_PARAGRAPH):
+    turn = draft.seed % (_VARIED * _VARIED)
+    paragraphs = _rotated(_PARAGRAPHS, turn // _VARIED)
+    per_paragraph = _rotated(_PER_PARAGRAPH, turn % _VARIED)
+    shapes = list(itertools.product(styles, paragraphs, per_paragraph))
+    if draft.sentence_target:  # closest sentence total first (stable, so the usual order breaks ties)
+        extra = extra_count(draft)
+        shapes.sort(key=lambda shape: abs(shape[1] * shape[2] + extra - draft.sentence_target))
+    for style, paragraphs, per in shapes:
         yield replace(draft, style=style, paragraphs=paragraphs, per_paragraph=per)
+
+
+def _rotated(options: tuple[int, ...], turn: int) -> tuple[int, ...]:
+    """``options`` with its first :data:`_VARIED` entries rotated left by ``turn``."""
+    head = options[:_VARIED]
+    return head[turn:] + head[:turn] + options[_VARIED:]
 
 
 def _category(prompt: str) -> str:

@@ -19,7 +19,9 @@ PLACEHOLDERS = ["name", "date", "address", "phone number", "company", "city", "t
                 "country", "signature"]
 CAPS = ["CLEAR", "SIMPLE", "SAFE", "FAIR", "KEY", "VITAL", "CALM", "REAL", "BOLD", "TRUE", "FAST", "WARM"]
 KEYWORD_LINES = ["If one word sums this up, it is {kw}.", "Any honest account has to mention {kw}.",
-                 "It all comes back to {kw} in the end.", "Nothing captures the point quite like {kw}."]
+                 "It all comes back to {kw} in the end.", "Nothing captures the point quite like {kw}.",
+                 "Sooner or later the talk turns to {kw}.", "Much of the story depends on {kw}.",
+                 "Nobody could leave {kw} out of it.", "Few words describe it better than {kw}."]
 LETTER_WORDS = "amazing bright cozy dazzle eager fuzzy giraffe jazz jungle kayak quiet quick quiz vivid wax " \
                "yellow zebra zigzag box exact oxygen pixel jewel junior keen knock opaque unique " \
                "hello river sunset ocean garden window bottle letter summer winter"
@@ -71,4 +73,13 @@ class Draft:
     quote_whole: bool = False
     json: bool = False
     two: bool = False
+    # Features asked in plain words (wrl_lightning.generation.edit_cues), written from edit_phrases banks.
+    metaphors: int = 0
+    citations: int = 0
+    timeline: int = 0  # dated sentences in chronological order
+    questions: int = 0
+    tone: str | None = None  # formal | colloquial | humorous | alternating (formal and colloquial in turn)
+    chinese: bool = False  # a Chinese sentence after each English one
+    table_header: list[str] | None = None  # column names asked for
+    sentence_target: int | None = None  # prose sentences wanted: the layout search tries the closest first
 

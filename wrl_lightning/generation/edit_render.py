@@ -2,8 +2,9 @@
 
 :func:`render` writes a :class:`~wrl_lightning.generation.edit_draft.Draft` as prose: seeded sentence
 streams per language (filtered for banned terms and first person), extra sentences for counted features
-(quotes, figures, keywords, capitals, letters, placeholders), bold and highlighted words, title, lists and
-table, sections and headings, opening, sign-off, postscript and end phrase; then whole-text transforms
+(quotes, statistics, metaphors, citations, questions, keywords, capitals, letters, placeholders), register
+openers, dated sentences in order and interleaved Chinese sentences, bold and highlighted words, title, lists
+and table (named columns), sections and headings, opening, sign-off, postscript and end phrase; then whole-text transforms
 (banned terms, commas, case, quotation marks, JSON, two responses). The same draft always gives the same
 text.
 """
@@ -15,16 +16,9 @@ import json
 import random
 import re
 
+from wrl_lightning.generation import edit_phrases as phrases
 from wrl_lightning.generation.edit_draft import CAPS, KEYWORD_LINES, LETTER_WORDS, PLACEHOLDERS, Draft
-from wrl_lightning.generation.edit_text import (
-    FOREIGN,
-    ITEMS,
-    NUMBERED_FACTS,
-    QUOTES,
-    SECTION_NAMES,
-    SENTENCES,
-    SHORT,
-)
+from wrl_lightning.generation.edit_text import FOREIGN, ITEMS, QUOTES, SECTION_NAMES, SENTENCES, SHORT
 from wrl_lightning.requirements.writing_checkers import FIRST_PERSON
 
 
@@ -53,12 +47,12 @@ class _Sentences:
             bank = own + rest
         topic = d.topic
         bank = [s.format(topic=topic, Topic=_cap(topic)) for s in bank]
-        bank = [s for s in bank if self._allowed(d, s)] or ["It helps to take things one step at a time."]
+        bank = [s for s in bank if self.allowed(d, s)] or ["It helps to take things one step at a time."]
         self._cycle = itertools.cycle(bank)
         self._long = d.style == "long" and language == "en"
 
     @staticmethod
-    def _allowed(d: Draft, sentence: str) -> bool:
+    def allowed(d: Draft, sentence: str) -> bool:
         if d.first_person is False and FIRST_PERSON.search(sentence):
             return False
         return not any(_term(term, whole).search(sentence) for term, whole in d.banned)
@@ -73,10 +67,16 @@ class _Sentences:
 
 def _extras(d: Draft, rng: random.Random) -> list[str]:
     """Sentences added for counted features: quotes, figures, keywords, capitals, letters, ..."""
-    extra = [QUOTES[i % len(QUOTES)] for i in range(d.quotes)]
-    extra += [NUMBERED_FACTS[i % len(NUMBERED_FACTS)].format(n=rng.randint(2, 95)) for i in range(d.figures)]
+    pool = [q for q in QUOTES if _Sentences.allowed(d, q)] or QUOTES[:1]
+    quotes = rng.sample(pool, len(pool))
+    extra = [quotes[i % len(quotes)] for i in range(d.quotes)]
+    extra += [phrases.statistic(rng) for _ in range(d.figures)]
+    extra += [phrases.metaphor(rng) for _ in range(d.metaphors)]
+    extra += [phrases.citation(rng) for _ in range(d.citations)]
+    extra += [rng.choice(phrases.QUESTIONS) for _ in range(d.questions)]
+    lines = rng.sample(KEYWORD_LINES, len(KEYWORD_LINES))
     for term, times in d.keywords:
-        extra += [_cap(KEYWORD_LINES[i % len(KEYWORD_LINES)].format(kw=term)) for i in range(times)]
+        extra += [_cap(lines[i % len(lines)].format(kw=term)) for i in range(times)]
     caps = [CAPS[i % len(CAPS)] for i in range(d.caps_words)]
     extra += [f"The points that matter are {', '.join(caps[i:i + 3])}." for i in range(0, len(caps), 3)]
     if d.letter:
@@ -92,7 +92,42 @@ def _extras(d: Draft, rng: random.Random) -> list[str]:
                   for i in range(0, len(names), 4)]
     if d.comma:
         extra.append("Slowly, the picture becomes clearer.")
-    return extra
+    return [_topical(sentence, d.topic) for sentence in extra]
+
+
+def extra_count(d: Draft) -> int:
+    """How many sentences the draft's counted features add to the prose."""
+    return len(_extras(d, random.Random(d.seed))) + d.timeline
+
+
+def _topical(sentence: str, topic: str) -> str:
+    """``sentence`` with its ``{topic}`` / ``{Topic}`` slots filled (other braces left alone)."""
+    return _cap(sentence.replace("{topic}", topic).replace("{Topic}", _cap(topic)))
+
+
+def _toned(sentence: str, opener: str) -> str:
+    """``sentence`` behind a register opener (its first letter lowered unless it is ``I``)."""
+    lowered = sentence if re.match(r"I\b", sentence) else sentence[:1].lower() + sentence[1:]
+    return opener + lowered
+
+
+def _voice(d: Draft, paragraphs: list[list[str]], rng: random.Random) -> None:
+    """Tone openers on every other sentence, dated sentences in order, Chinese after each English sentence."""
+    if d.tone:
+        registers = ["formal", "colloquial"] if d.tone == "alternating" else [d.tone]
+        flat = [(p, i) for p, paragraph in enumerate(paragraphs) for i in range(len(paragraph))]
+        for n, (p, i) in enumerate(flat[:: 1 if d.tone == "alternating" else 2]):
+            register = registers[n % len(registers)]
+            paragraphs[p][i] = _toned(paragraphs[p][i], rng.choice(phrases.TONE_OPENERS[register]))
+    if d.timeline:
+        dated = [_topical(s, d.topic) for s in phrases.timeline(rng, d.timeline)]
+        per = -(-len(dated) // len(paragraphs))
+        for p, paragraph in enumerate(paragraphs):
+            paragraph.extend(dated[p * per:(p + 1) * per])
+    if d.chinese:
+        chinese = itertools.cycle(rng.sample(phrases.CHINESE, len(phrases.CHINESE)))
+        for paragraph in paragraphs:
+            paragraph[:] = [part for sentence in paragraph for part in (sentence, next(chinese))]
 
 
 def _mark_words(sentences: list[str], count: int, left: str, right: str, skip: int = 0) -> None:
@@ -110,7 +145,7 @@ def _title_line(d: Draft) -> str:
     return f"# {text}" if d.title_md else text
 
 
-def _lists(d: Draft) -> list[str]:
+def _lists(d: Draft, rng: random.Random) -> list[str]:
     """The bullet list, numbered list and table blocks the draft asks for."""
     lists = []
     if d.bullets:
@@ -119,12 +154,13 @@ def _lists(d: Draft) -> list[str]:
         lists.append("\n".join(f"{i + 1}. {ITEMS[(i + 5) % len(ITEMS)]}" for i in range(d.numbered)))
     if d.table:
         columns, rows = d.table
-        header = ["Aspect", "What to do", "Why it helps", "Owner", "When", "Notes"][:columns]
+        header = (d.table_header or ["Aspect", "What to do", "Why it helps", "Owner", "When", "Notes"])[:columns]
         header += [f"Column {chr(65 + i)}" for i in range(len(header), columns)]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * columns]
+        cells = itertools.cycle(rng.sample(phrases.CELLS, len(phrases.CELLS)))
         for r in range(rows):
-            cells = [ITEMS[(r + c) % len(ITEMS)] for c in range(columns)]
-            lines.append("| " + " | ".join(cells) + " |")
+            row = [_cap(ITEMS[r % len(ITEMS)]) if c == 0 else next(cells) for c in range(columns)]
+            lines.append("| " + " | ".join(row) + " |")
         lists.append("\n".join(lines))
     return lists
 
@@ -139,13 +175,14 @@ def _body(d: Draft, seed: int) -> list[str]:
                   for i in range(n_paragraphs)]
     for i, sentence in enumerate(_extras(d, rng)):
         paragraphs[i % n_paragraphs].append(sentence)
+    _voice(d, paragraphs, rng)
     flat = [s for p in paragraphs for s in p]
     _mark_words(flat, d.bold, "**", "**")
     _mark_words(flat, d.highlights, "*", "*", skip=d.bold)
     it = iter(flat)
     prose = [" ".join(next(it) for _ in p) for p in paragraphs]
 
-    lists = _lists(d)
+    lists = _lists(d, rng)
     separator = "\n\n***\n\n" if d.dividers else "\n\n"
 
     headings = 0

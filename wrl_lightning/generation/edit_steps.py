@@ -29,19 +29,26 @@ def plan(*checker_ids: str):
 
 
 def inside(low: int | None, high: int | None, keep: bool, natural: int = 3) -> int:
-    """A count inside ``[low, high]`` (keep) or outside it (break; 0 when it cannot be broken)."""
+    """A count inside ``[low, high]`` (keep) or outside it (break: ``high + 1``, else none at all, as a response
+    not asked for the feature would be; 0 also when it cannot be broken)."""
     low = low or 0
     if keep:
         return max(low, natural) if high is None else min(max(low, natural), high)
     if high is not None:
         return high + 1
-    return max(low - 1, 0)
+    return 0
 
 
-@plan("writing:word_count", "writing:sentence_count", "writing:paragraph_count", "writing:character_count",
+@plan("writing:word_count", "writing:paragraph_count", "writing:character_count",
       "length_constraints:number_words", "length_constraints:number_sentences")
 def _by_search(d: Draft, k: Kwargs, keep: bool) -> None:
     """Lengths are found by the layout search."""
+
+
+@plan("writing:sentence_count")
+def _sentence_target(d: Draft, k: Kwargs, keep: bool) -> None:
+    """The layout search tries sentence totals near a count inside (keep) or outside (break) the range first."""
+    d.sentence_target = inside(k.get("min_sentences"), k.get("max_sentences"), keep, natural=8) or None
 
 
 @plan("writing:max_sentence_length")

@@ -24,7 +24,7 @@ SENTENCES: dict[str, list[str]] = {
         "Nobody could explain how {topic} had found its way into their lives.",
         "In the end, the answer had been hiding in plain sight all along.",
         "The children laughed, and for a moment the fear simply fell away.",
-        "Far away, a lantern flickered on the hill like a patient signal.",
+        "Far away, a lantern flickered on the hill through the whole night.",
     ],
     "functional": [
         "This note summarises where things stand with {topic} and what comes next.",
@@ -144,16 +144,12 @@ QUOTES: list[str] = [
     "The motto on the wall reads \"measure twice and cut once.\"",
     "A neighbour summed it up as \"a small thing done well.\"",
     "The report closes with the line \"nothing worth doing is quick.\"",
-]
-
-#: Sentences with one numeral each (``{n}`` is filled in).
-NUMBERED_FACTS: list[str] = [
-    "About {n} percent of the effort goes into preparation.",
-    "The whole process takes roughly {n} minutes once it is familiar.",
-    "A survey of {n} people found the same pattern.",
-    "The first version appeared around the year {n}.",
-    "Most groups see a change within {n} weeks.",
-    "The guide lists {n} common mistakes to avoid.",
+    "A retired judge once remarked, \"fairness is a habit, not a speech.\"",
+    "In the words of one historian, \"every change begins as a rumour.\"",
+    "The mayor told the crowd, \"we built this together and we will fix it together.\"",
+    "An old sailor liked to say, \"calm seas never made a skilled crew.\"",
+    "One scientist put it bluntly: \"the data do not care what we hope.\"",
+    "A local organiser said, \"people show up when they are asked.\"",
 ]
 
 #: Prose sentences in other languages (topic-free, so language detection sees one language).

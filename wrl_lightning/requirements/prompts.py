@@ -79,5 +79,5 @@ def load_prompt_file(path: str | os.PathLike) -> list[PromptRecord]:
 
 
 def load_builtin_prompts() -> list[PromptRecord]:
-    """The embedded writing prompts (every requirement verifiable)."""
+    """The embedded writing prompts (most requirements verifiable by a rule checker)."""
     return load_prompt_file(BUILTIN_DIR / "prompts.jsonl")

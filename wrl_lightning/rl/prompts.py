@@ -2,7 +2,7 @@
 
 Readers sit behind a registry keyed by the prompt format:
 
-- ``builtin``: the embedded writing prompts (every requirement verifiable; the path is ignored).
+- ``builtin``: the embedded writing prompts (most requirements verifiable; the path is ignored).
 - ``builtin_rl``: the embedded RL prompt set (everyday tasks, each with one or two verifiable IFEval
   instructions; built by :mod:`wrl_lightning.rl.build_prompts`; the path is ignored).
 - ``prompts``: a prompt file (``prompt``, ``requirements`` [strings or ``{text, type, checker, kwargs}``],
