@@ -249,3 +249,28 @@ def test_experiments_compose_with_their_recipes(make_cfg):
     assert tiny.model.rm.packing == "auto"  # MiniLM: auto resolves to the one-pair path (an encoder)
     small = make_cfg(["+experiment=rm_qwen1_5b", "model/rm=qwen2_5_7b"])
     assert small.model.rm.model_name == "Qwen/Qwen2.5-7B-Instruct"  # model/rm overrides from the CLI
+
+
+def test_training_from_a_base_model_reports_its_new_head_in_one_line(caplog):
+    """transformers' load-report table (a warning) becomes one line of ours; a scorer's load keeps the table."""
+    import logging
+
+    from wrl_lightning.models.loading import load_classifier_to_train, load_sequence_classifier
+
+    transformers_records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = transformers_records.append
+    transformers_log = logging.getLogger("transformers")
+    transformers_log.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="wrl_lightning.models.loading"):
+            load_classifier_to_train("embedded:minilm", num_labels=2)
+        trained = [r.getMessage() for r in transformers_records if r.levelno >= logging.WARNING]
+        transformers_records.clear()
+        load_sequence_classifier("embedded:minilm")
+    finally:
+        transformers_log.removeHandler(handler)
+    assert trained == []
+    assert [r.getMessage() for r in caplog.records if r.name == "wrl_lightning.models.loading"] == [
+        "embedded:minilm: new classification head classifier.bias, classifier.weight (trained from scratch)"]
+    assert any("LOAD REPORT" in r.getMessage() for r in transformers_records)

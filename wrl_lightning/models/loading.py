@@ -6,6 +6,7 @@ load as safetensors where the checkpoint has them.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.utils.registry import registrar
+
+log = logging.getLogger(__name__)
 
 #: Embedded models that ship inside PyPI packages: alias -> function returning a local HF folder.
 EMBEDDED: dict[str, Callable[[], str]] = {}
@@ -100,6 +103,41 @@ def load_sequence_classifier(name: str, num_labels: int | None = None, trust_rem
         return AutoModelForSequenceClassification.from_pretrained(
             resolve_model_path(name), trust_remote_code=trust_remote_code, **kwargs
         )
+
+
+#: First names of the weights a sequence classifier adds on top of its backbone (BERT: classifier, decoders: score).
+HEAD_WEIGHTS = ("classifier", "score", "pre_classifier")
+
+
+@contextmanager
+def _without_load_report():
+    """Drop transformers' load report (a table logged as a warning) while the caller reports instead."""
+    report = logging.getLogger("transformers.modeling_utils")
+
+    def not_the_report(record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+    report.addFilter(not_the_report)
+    try:
+        yield
+    finally:
+        report.removeFilter(not_the_report)
+
+
+def load_classifier_to_train(name: str, num_labels: int, trust_remote_code: bool = False, **kwargs):
+    """:func:`load_sequence_classifier` for training: a head missing from the checkpoint (a base model, the usual
+    start) is expected and logged in one line; backbone weights missing or of the wrong size are a warning."""
+    with _without_load_report():
+        model, info = load_sequence_classifier(name, num_labels, trust_remote_code, output_loading_info=True, **kwargs)
+    missing = sorted(info.get("missing_keys") or ())
+    head = [key for key in missing if key.split(".")[0] in HEAD_WEIGHTS]
+    if head:
+        log.info("%s: new classification head %s (trained from scratch)", name, ", ".join(head))
+    backbone = [key for key in missing if key not in head] + [str(key) for key in info.get("mismatched_keys") or ()]
+    if backbone:
+        log.warning("%s: %d backbone weights missing or resized, initialised at random: %s", name, len(backbone),
+                    ", ".join(backbone[:8]) + (" ..." if len(backbone) > 8 else ""))
+    return model
 
 
 def load_causal_lm(name: str, trust_remote_code: bool = False, **kwargs):

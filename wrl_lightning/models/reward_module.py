@@ -30,7 +30,7 @@ from wrl_lightning.data.taxonomy import REQUIREMENT_TYPES
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.backbone import BackboneModule, plain_data
 from wrl_lightning.models.heads import HEADS
-from wrl_lightning.models.loading import load_sequence_classifier
+from wrl_lightning.models.loading import load_classifier_to_train
 from wrl_lightning.models.packing import (
     PackedBatch,
     packed_logits,
@@ -168,7 +168,7 @@ class RewardLitModule(BackboneModule):
         """Build the HF classifier (once), with LoRA / gradient checkpointing."""
         if self.model is not None:
             return
-        model = self.build_backbone(load_sequence_classifier, "SEQ_CLS", num_labels=self.hparams.num_labels)
+        model = self.build_backbone(load_classifier_to_train, "SEQ_CLS", num_labels=self.hparams.num_labels)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = self.tokenizer.pad_token_id
         self._packing_problem = packing_problem(model)

@@ -64,7 +64,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     held_out = [f"weval.input={pairs_dir / 'weval_groups.jsonl'}", "weval.format=canonical"]
     scorers = {"rm": ["scorer=rm", f"scorer.model={rm['export_dir']}", *steps["weval"]]}
     scorers.update({name: [f"scorer={name}"] for name in steps["baselines"]})
-    weval = {name: record(f"weval_{name}", _step(cfg, f"weval_{name}", ["stage=weval", *held_out, *overrides]))
+    weval = {name: record(f"weval_{name}", _step(cfg, f"weval_{name}", ["stage=weval", "weval.print_summary=false", *held_out, *overrides]))
              for name, overrides in scorers.items()}
     rl = None
     if steps.get("rl") is not None:

@@ -66,7 +66,8 @@ def run(cfg: DictConfig) -> dict:
     columns = ["group_id", "size", "category", "kendall_tau", "position_consistency", "exact_match"]
     report_metrics(cfg, metrics, tables={"weval/groups": (columns, per_group)},
                    images={f"weval/{name}": p for name, p in plots.items()})
-    _print_summary(metrics, out, scores_path, table_path, plots)
+    if cfg.weval.print_summary:
+        _print_summary(metrics, out, scores_path, table_path, plots)
     _print_warnings(warnings)
     return metrics
 

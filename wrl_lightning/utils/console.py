@@ -58,9 +58,11 @@ def quiet_console(wandb_offline: bool) -> None:
     """Apply the settings above (call once, before any stage runs); an offline W&B run reports nothing on the
     console (its files are in the run folder: ``wandb sync`` uploads them)."""
     import pytorch_lightning  # noqa: F401  (sets its loggers' levels on import: after that, ours stand)
+    from datasets import disable_progress_bars
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_tqdm_hook(_tqdm_without_local_bars)
+    disable_progress_bars()  # datasets' map bars: tokenizing takes a second; the step's own bar follows
     for key, value in {**ENVIRONMENT, **({"WANDB_SILENT": "true"} if wandb_offline else {})}.items():
         os.environ.setdefault(key, value)
     for name in CHATTY_LOGGERS:
