@@ -26,8 +26,8 @@ import torch
 from wrl_lightning.models.heads import HEADS
 from wrl_lightning.models.packing import score_packed
 from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch
+from wrl_lightning.scoring.batches import batch_scores, batch_stats
 from wrl_lightning.scoring.classifier import RMInputs, load_classifier, share_pad_token
-from wrl_lightning.scoring.sequence import batch_scores, batch_stats
 from wrl_lightning.training.precision import resolve_precision
 
 #: Autocast dtype of each supported precision (None: weights' own dtype).

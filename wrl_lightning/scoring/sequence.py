@@ -1,20 +1,21 @@
 """Batched sequence-classifier scoring through Lightning's predict loop (every given device is used).
 
 Inputs are token-id rows; they are grouped by length under a token budget, each rank predicts its share of
-the batches, and the results are gathered back in input order. The per-batch forward and the call stats are
-shared with the resident RM (``scoring/resident.py``), which scores on one device without a Trainer.
+the batches, and the results are gathered back in input order. The per-batch forward and the call stats
+(``scoring/batches.py``) are shared with the resident RM, which scores on one device without a Trainer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from wrl_lightning.models.heads import HEADS
-from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch, padding_efficiency
+from wrl_lightning.models.rm_inputs import length_grouped_batches, pad_batch
+from wrl_lightning.scoring.batches import batch_scores, batch_stats
 from wrl_lightning.training.distributed import all_gather_objects
 from wrl_lightning.training.precision import resolve_precision
 
@@ -56,19 +57,6 @@ class SequenceScoringModule(pl.LightningModule):
 
     def predict_step(self, batch, batch_idx: int):
         return batch.index, batch_scores(self.model, batch.input_ids, batch.attention_mask, self.head)
-
-
-def batch_scores(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """One score per row of a padded batch (logits in float32 before the head)."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
-    return head(logits.float())
-
-
-def batch_stats(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> dict[str, float]:
-    """What one scoring call did: padding efficiency, batches, sequences, tokens."""
-    return {"padding_efficiency": padding_efficiency(lengths, batches), "n_batches": len(batches),
-            "n_sequences": len(lengths), "n_tokens": sum(lengths)}
 
 
 def predict_scores(
