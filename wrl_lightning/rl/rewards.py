@@ -107,29 +107,19 @@ class _RMReward(RewardSource):
         """What the RM judges: the completion, or its answer part (None: no think/answer form)."""
         return [extract_answer(t) for t in completions] if self.answer_only else list(completions)
 
-    def mean_over(self, answers: list[str | None], per_answer: list[list[str]]) -> list[float]:
-        """Mean RM score of each answer over its requirement texts (0 for a missing answer)."""
-        pairs = [(a, req) for a, reqs in zip(answers, per_answer, strict=True) if a is not None for req in reqs]
-        scores = iter(self.rm.score_pairs([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else [])
-        means = []
-        for answer, reqs in zip(answers, per_answer, strict=True):
-            values = [next(scores) for _ in reqs] if answer is not None else []
-            means.append(sum(values) / len(values) if values else 0.0)
-        return means
-
 
 class RMPerRequirementReward(_RMReward):
     """The WRL reward: mean RM P(adheres) over the prompt's requirements."""
 
     def __call__(self, prompts: Sequence[RLPrompt], completions: Sequence[str]) -> list[float]:
-        return self.mean_over(self.answers(completions), [[r.text for r in p.requirements] for p in prompts])
+        return self.rm.mean_scores(self.answers(completions), [[r.text for r in p.requirements] for p in prompts])
 
 
 class RMWholePromptReward(_RMReward):
     """The paper's released RL reward: RM P(adheres) of the answer against the whole prompt."""
 
     def __call__(self, prompts: Sequence[RLPrompt], completions: Sequence[str]) -> list[float]:
-        return self.mean_over(self.answers(completions), [[p.text] for p in prompts])
+        return self.rm.mean_scores(self.answers(completions), [[p.text] for p in prompts])
 
 
 class HybridPerRequirementReward(_RMReward):
@@ -137,7 +127,7 @@ class HybridPerRequirementReward(_RMReward):
 
     def __call__(self, prompts: Sequence[RLPrompt], completions: Sequence[str]) -> list[float]:
         answers = self.answers(completions)
-        soft = self.mean_over(answers, [[r.text for r in p.requirements if not r.checker] for p in prompts])
+        soft = self.rm.mean_scores(answers, [[r.text for r in p.requirements if not r.checker] for p in prompts])
         rewards = []
         for prompt, answer, rm_mean in zip(prompts, answers, soft, strict=True):
             if answer is None:

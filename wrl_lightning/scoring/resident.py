@@ -80,6 +80,18 @@ class ResidentRM:
         identical pairs are scored once."""
         return self.inputs.score(responses, requirements, self._predict, self.round_decimals, self._predict_packed)
 
+    def mean_scores(self, responses: Sequence[str | None], requirements: Sequence[Sequence[str]]) -> list[float]:
+        """Each response's mean score over its requirement texts, all pairs in one :meth:`score_pairs` call
+        (0 for a None response or an empty requirement list): the RM rewards' and the RM service's reward."""
+        pairs = [(response, requirement) for response, texts in zip(responses, requirements, strict=True)
+                 if response is not None for requirement in texts]
+        scores = iter(self.score_pairs([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else [])
+        means = []
+        for response, texts in zip(responses, requirements, strict=True):
+            values = [next(scores) for _ in texts] if response is not None else []
+            means.append(sum(values) / len(values) if values else 0.0)
+        return means
+
     def _autocast(self):
         return nullcontext() if self.autocast is None else torch.autocast(self.device.type, dtype=self.autocast)
 

@@ -104,20 +104,16 @@ class RewardAPI(LitAPI):
         return self.score_jobs(jobs)
 
     def score_jobs(self, jobs: list[ScoreJob]) -> list[list[float]]:
+        """Each job's rewards: the mean score of each response over its requirements, all jobs in one call."""
         started = time.perf_counter()
-        pairs = [(response, requirement) for job in jobs
-                 for response, requirements in zip(job.responses, job.requirements, strict=True)
-                 for requirement in requirements]
-        scores = iter(self.rm.score_pairs([p[0] for p in pairs], [p[1] for p in pairs]))
-        rewards = []
+        responses = [response for job in jobs for response in job.responses]
+        means = self.rm.mean_scores(responses, [texts for job in jobs for texts in job.requirements])
+        rewards, start = [], 0
         for job in jobs:
-            means = []
-            for requirements in job.requirements:
-                values = [next(scores) for _ in requirements]
-                means.append(sum(values) / len(values))
-            rewards.append(means)
-        log.info("scored batch: %d requests, %d samples, %d pairs in %.3f s", len(jobs),
-                 sum(len(job.responses) for job in jobs), len(pairs), time.perf_counter() - started)
+            rewards.append(means[start:start + len(job.responses)])
+            start += len(job.responses)
+        log.info("scored batch: %d requests, %d samples, %d pairs in %.3f s", len(jobs), len(responses),
+                 sum(len(texts) for job in jobs for texts in job.requirements), time.perf_counter() - started)
         return rewards
 
 
