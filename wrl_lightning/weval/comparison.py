@@ -10,21 +10,10 @@ from typing import Any
 
 from wrl_lightning.utils.files import atomic_path
 from wrl_lightning.weval.metrics import METRICS
-from wrl_lightning.weval.report import LABELS
+from wrl_lightning.weval.report import LABELS, cell, interval
 
 #: The plot's names of the metrics.
 TICKS = {"kendall_tau": "Kendall τ", "position_consistency": "position consistency (PC)", "exact_match": "exact match (EM)"}
-
-
-def interval(metrics: Mapping[str, Any], name: str) -> tuple[float, float | None, float | None]:
-    """``name``'s value and its bootstrap interval (None, None without one)."""
-    return metrics[name], metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
-
-
-def cell(metrics: Mapping[str, Any], name: str) -> str:
-    """``name`` ×100 with its interval, e.g. ``18.7 [-9.3, 44.0]``."""
-    value, low, high = interval(metrics, name)
-    return f"{100 * value:.1f}" + (f" [{100 * low:.1f}, {100 * high:.1f}]" if low is not None else "")
 
 
 def header() -> list[str]:

@@ -30,10 +30,16 @@ def _slices(metrics: dict, key: str) -> list[str]:
                   key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
 
-def _cell(metrics: dict, prefix: str, name: str) -> str:
-    value = f"{100 * metrics[f'{prefix}{name}']:.1f}"
-    low, high = metrics.get(f"{prefix}{name}_ci_low"), metrics.get(f"{prefix}{name}_ci_high")
-    return f"{value} [{100 * low:.1f}, {100 * high:.1f}]" if low is not None else value
+def interval(metrics: dict, name: str, prefix: str = "") -> tuple[float, float | None, float | None]:
+    """``prefix + name``'s value and its bootstrap interval (None, None without one)."""
+    key = f"{prefix}{name}"
+    return metrics[key], metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+
+
+def cell(metrics: dict, name: str, prefix: str = "") -> str:
+    """``prefix + name`` ×100 with its interval, e.g. ``18.7 [-9.3, 44.0]``."""
+    value, low, high = interval(metrics, name, prefix)
+    return f"{100 * value:.1f}" + (f" [{100 * low:.1f}, {100 * high:.1f}]" if low is not None else "")
 
 
 def markdown_table(metrics: dict, title: str, warnings: Sequence[str] = ()) -> str:
@@ -45,7 +51,7 @@ def markdown_table(metrics: dict, title: str, warnings: Sequence[str] = ()) -> s
     rows = [("all", "")] + [(f"{s}c", f"size/{s}/") for s in _slices(metrics, "size")]
     rows += [(f"category: {s}", f"category/{s}/") for s in _slices(metrics, "category")]
     for label, prefix in rows:
-        lines.append(f"| {label} | {metrics[f'{prefix}n_groups']} | " + " | ".join(_cell(metrics, prefix, m) for m in METRICS) + " |")
+        lines.append(f"| {label} | {metrics[f'{prefix}n_groups']} | " + " | ".join(cell(metrics, m, prefix) for m in METRICS) + " |")
     types = sorted({k.split("/")[1] for k in metrics if k.startswith("type/")})
     if types:
         lines += ["", "## Requirement types", "",
