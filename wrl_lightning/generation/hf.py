@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.generation.base import GenerationRequest, Generator, NextTokenScorer
-from wrl_lightning.models.chat import encode_prompt
+from wrl_lightning.models.chat import encode_prompt, position_ids
 from wrl_lightning.models.loading import load_causal_lm, load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -122,15 +122,23 @@ class HFGenerator(Generator, NextTokenScorer):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         """One response per request, in request order; batches are formed from length-sorted prompts."""
         encoded = [self.encode(request.prompt) for request in requests]
-        order = sorted(range(len(requests)), key=lambda i: len(encoded[i]), reverse=True)
-        texts: list[str] = [""] * len(requests)
+
+        def answer(chunk: list[int]) -> list[str]:
+            return self._generate_batch([encoded[i] for i in chunk], [request_seed(requests[i], self.seed) for i in chunk])
+
+        return self._by_length(encoded, answer, "generated %d/%d responses")
+
+    def _by_length(self, encoded: Sequence[list[int]], run: Callable[[list[int]], list[Any]], progress: str) -> list[Any]:
+        """``run(chunk)`` on batches of row indices sorted longest first (``batch_size`` each), its results put
+        back in input order; ``progress`` (``done``, ``total``) is logged after each batch."""
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
+        results: list[Any] = [None] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            outputs = self._generate_batch([encoded[i] for i in chunk], [request_seed(requests[i], self.seed) for i in chunk])
-            for index, text in zip(chunk, outputs, strict=True):
-                texts[index] = text
-            log.info("generated %d/%d responses", min(start + self.batch_size, len(order)), len(order))
-        return texts
+            for index, result in zip(chunk, run(chunk), strict=True):
+                results[index] = result
+            log.info(progress, min(start + self.batch_size, len(order)), len(order))
+        return results
 
     def token_ids_after(self, prefix: str, candidates: Sequence[str]) -> list[int]:
         """The one token id each candidate adds to ``prefix`` (ValueError when a candidate is not one token there)."""
@@ -149,22 +157,15 @@ class HFGenerator(Generator, NextTokenScorer):
         per length-sorted, left-padded batch."""
         prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
         encoded = [self.encode(prompt) + prefix_ids for prompt in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
-        rows: list[list[float]] = [[] for _ in prompts]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            for index, row in zip(chunk, self._logprobs_batch([encoded[i] for i in chunk], list(token_ids)), strict=True):
-                rows[index] = row
-            log.info("scored %d/%d prompts", min(start + self.batch_size, len(order)), len(order))
-        return rows
+        return self._by_length(encoded, lambda chunk: self._logprobs_batch([encoded[i] for i in chunk], list(token_ids)),
+                               "scored %d/%d prompts")
 
     def _logprobs_batch(self, input_ids: list[list[int]], token_ids: list[int]) -> list[list[float]]:
         import torch
 
         batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="pt").to(self.device)
-        positions = (batch["attention_mask"].cumsum(dim=1) - 1).clamp(min=0)  # left padding: real tokens from 0
         with torch.inference_mode():
-            logits = self.model(**batch, position_ids=positions, logits_to_keep=1).logits[:, -1, :]  # last position only
+            logits = self.model(**batch, position_ids=position_ids(batch["attention_mask"]), logits_to_keep=1).logits[:, -1, :]  # last position only
         return torch.log_softmax(logits.float(), dim=-1)[:, token_ids].tolist()
 
     def _generate_batch(self, input_ids: list[list[int]], seeds: list[int]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Chat-template encoding shared by everything that feeds a causal LM a user prompt (GRPO rollouts, SFT).
+"""Chat-template encoding shared by everything that feeds a causal LM a user prompt (GRPO rollouts, SFT), and the
+positions of left-padded rows.
 
 The prompt is rendered through the tokenizer's chat template with a generation prompt (as ``generate`` sees it)
 and tokenized without extra special tokens (the template places them); a tokenizer without a template, or
@@ -6,6 +7,11 @@ and tokenized without extra special tokens (the template places them); a tokeniz
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def encode_prompt(tokenizer, text: str, system_prompt: str | None = None, use_chat_template: bool = True) -> list[int]:
@@ -16,3 +22,8 @@ def encode_prompt(tokenizer, text: str, system_prompt: str | None = None, use_ch
     messages.append({"role": "user", "content": text})
     chat = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return tokenizer(chat, add_special_tokens=False)["input_ids"]
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions counted over real tokens (left padding gets 0), as ``generate`` assigns them."""
+    return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)

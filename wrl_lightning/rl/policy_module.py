@@ -24,6 +24,7 @@ from torch import nn
 
 from wrl_lightning.errors import ConfigError
 from wrl_lightning.models.backbone import BackboneModule, plain_data
+from wrl_lightning.models.chat import position_ids
 from wrl_lightning.models.loading import load_causal_lm
 from wrl_lightning.requirements.ifeval_eval import follows_requirements
 from wrl_lightning.rl.advantages import frac_zero_std, group_advantages
@@ -45,11 +46,6 @@ class RoundBuffer:
     ref_logp: torch.Tensor | None
     orders: list[torch.Tensor]  # one row order per ppo epoch
     tokens_per_update: float    # completion tokens of one optimizer update on this rank
-
-
-def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Positions counted over real tokens (left padding gets 0), as ``generate`` assigns them."""
-    return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
 class PolicyLitModule(BackboneModule):
