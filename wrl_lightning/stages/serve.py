@@ -19,21 +19,13 @@ from wrl_lightning.models.heads import HEADS
 from wrl_lightning.models.loading import resolve_model_path
 from wrl_lightning.scoring.resident import AUTOCAST
 from wrl_lightning.serving.apis import APIS
-from wrl_lightning.utils.config import require_choice, require_int
+from wrl_lightning.utils.config import require_choice, require_int, require_number
 
 #: Interfaces LitServe binds.
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")
 ACCELERATORS = ("auto", "cpu", "cuda")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 RESERVED_PATHS = ("/health", "/info")
-
-
-def _number(cfg: DictConfig, key: str, minimum: float) -> float:
-    """The number at ``key``, at least ``minimum``."""
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise ConfigError(key, f"expected a number >= {minimum}, got {value!r}")
-    return float(value)
 
 
 def _paths(cfg: DictConfig) -> dict[str, str]:
@@ -114,8 +106,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     _check_port_free(host, port)
     paths = _paths(cfg)
     max_batch_size = require_int(cfg, "serve.max_batch_size", minimum=1)
-    batch_timeout = _number(cfg, "serve.batch_timeout", 0)
-    request_timeout = _number(cfg, "serve.request_timeout", 0.001)
+    batch_timeout = require_number(cfg, "serve.batch_timeout", 0)
+    request_timeout = require_number(cfg, "serve.request_timeout", 0.001)
     if request_timeout <= batch_timeout:
         raise ConfigError("serve.request_timeout", f"must exceed serve.batch_timeout ({batch_timeout}), got {request_timeout}")
     accelerator = require_choice(cfg, "serve.accelerator", ACCELERATORS)

@@ -71,6 +71,14 @@ def require_int(cfg: DictConfig, key: str, minimum: int | None = None, optional:
     return value
 
 
+def require_number(cfg: DictConfig, key: str, minimum: float) -> float:
+    """The number (integer or float) at ``key``, at least ``minimum``."""
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(key, f"expected a number >= {minimum}, got {value!r}")
+    return float(value)
+
+
 def config_tree(cfg: DictConfig, order: Sequence[str] = ("stage",)) -> Any:
     """A rich Tree of the resolved config, ``order`` fields first."""
     import rich.syntax
